@@ -1,0 +1,150 @@
+import CMicroHTTPD
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Starting and stopping the libmicrohttpd daemon, and its daemon-wide callbacks.
+enum Daemon {
+    struct StartError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Starts the daemon with the flags and options of MHD.md §1; `context` must outlive it.
+    static func start(_ context: ServerContext) throws(StartError) -> DaemonHandle {
+        let configuration = context.configuration
+        var address = try socketAddress(host: configuration.host, port: configuration.port)
+        var flags =
+            MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
+        let contextPointer = Unmanaged.passUnretained(context).toOpaque()
+        var certificate: UnsafeMutablePointer<CChar>?
+        var key: UnsafeMutablePointer<CChar>?
+        defer {
+            free(certificate)
+            free(key)
+        }
+        var options: [MHD_OptionItem] = [
+            item(.CONNECTION_LIMIT, configuration.connectionLimit),
+            item(.CONNECTION_MEMORY_LIMIT, configuration.connectionMemoryLimit),
+            item(.CONNECTION_TIMEOUT, configuration.idleTimeout),
+            item(.URI_LOG_CALLBACK, unsafeBitCast(uriLogCallback, to: Int.self), contextPointer),
+            item(.NOTIFY_COMPLETED, unsafeBitCast(requestCompleted, to: Int.self), contextPointer),
+        ]
+        let logTarget = UnsafeMutablePointer<cmhd_log_target>.allocate(capacity: 1)
+        logTarget.initialize(to: cmhd_log_target(sink: logSink, cls: contextPointer))
+        options.append(cmhd_logger_option(logTarget))
+        if let tls = configuration.tls {
+            flags |= MHD_USE_TLS.rawValue
+            certificate = strdup(tls.certificatePEM)
+            key = strdup(tls.privateKeyPEM)
+            options.append(item(.HTTPS_MEM_CERT, 0, UnsafeMutableRawPointer(certificate)))
+            options.append(item(.HTTPS_MEM_KEY, 0, UnsafeMutableRawPointer(key)))
+        }
+        let daemon = address.withPointer { sockaddr in
+            options.append(item(.SOCK_ADDR, 0, UnsafeMutableRawPointer(mutating: sockaddr)))
+            options.append(item(.END, 0))
+            return options.withUnsafeMutableBufferPointer { buffer in
+                cmhd_start_daemon(flags, 0, accessHandler, contextPointer, buffer.baseAddress)
+            }
+        }
+        guard let daemon else {
+            logTarget.deallocate()
+            throw StartError(
+                description: "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)"
+            )
+        }
+        return DaemonHandle(pointer: daemon, logTarget: logTarget)
+    }
+
+    private static func item(_ option: MHD_OPTION, _ value: Int, _ pointer: UnsafeMutableRawPointer? = nil)
+        -> MHD_OptionItem
+    {
+        MHD_OptionItem(option: option, value: value, ptr_value: pointer)
+    }
+
+    /// An IPv4 or IPv6 socket address for a numeric host ("localhost" means 127.0.0.1).
+    static func socketAddress(host: String, port: Int) throws(StartError) -> SocketAddress {
+        guard (0...65535).contains(port) else { throw StartError(description: "port \(port) is out of range") }
+        let name = host == "localhost" ? "127.0.0.1" : host
+        var v4 = sockaddr_in()
+        if inet_pton(AF_INET, name, &v4.sin_addr) == 1 {
+            v4.sin_family = sa_family_t(AF_INET)
+            v4.sin_port = in_port_t(UInt16(port).bigEndian)
+            return .v4(v4)
+        }
+        var v6 = sockaddr_in6()
+        if inet_pton(AF_INET6, name, &v6.sin6_addr) == 1 {
+            v6.sin6_family = sa_family_t(AF_INET6)
+            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
+            return .v6(v6)
+        }
+        throw StartError(description: "'\(host)' is not a numeric IPv4 or IPv6 address")
+    }
+
+    enum SocketAddress {
+        case v4(sockaddr_in)
+        case v6(sockaddr_in6)
+
+        var isIPv6: Bool {
+            if case .v6 = self { return true }
+            return false
+        }
+
+        mutating func withPointer<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
+            switch self {
+            case .v4(var address):
+                return withUnsafePointer(to: &address) { body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self)) }
+            case .v6(var address):
+                return withUnsafePointer(to: &address) { body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self)) }
+            }
+        }
+    }
+}
+
+// The C callbacks. They live outside main.swift (where they would be main-actor isolated and trap, MHD.md §6) and
+// only translate and hand off.
+
+private let uriLogCallback:
+    @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer? = {
+        cls, uri, connection in
+        guard let cls, let uri, let connection else { return nil }
+        let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+        // The raw target, before MHD splits off the query and unescapes the path: a proxy must forward it as sent.
+        let exchange = Exchange(context: context, connection: connection, target: String(cString: uri))
+        return Unmanaged.passRetained(exchange).toOpaque()
+    }
+
+private let accessHandler: MHD_AccessHandlerCallback = {
+    _, _, _, method, version, data, size, exchangePointer in
+    guard let raw = exchangePointer?.pointee, let method, let version, let size else { return .NO }
+    return Unmanaged<Exchange>.fromOpaque(raw).takeUnretainedValue().handle(
+        method: method,
+        version: version,
+        data: data,
+        size: size
+    )
+}
+
+private let requestCompleted: MHD_RequestCompletedCallback = { _, _, exchangePointer, termination in
+    guard let exchangePointer, let raw = exchangePointer.pointee else { return }
+    exchangePointer.pointee = nil
+    let exchange = Unmanaged<Exchange>.fromOpaque(raw).takeRetainedValue()
+    exchange.completed(ok: termination == .REQUEST_TERMINATED_COMPLETED_OK)
+}
+
+private let logSink: cmhd_log_sink = { cls, message in
+    guard let cls, let message else { return }
+    let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+    let text = String(cString: message).trimmingCharacters(in: "\n")
+    context.logger.debug("libmicrohttpd: \(text)")
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in character: Character) -> String {
+        var text = Substring(self)
+        while text.last == character { text.removeLast() }
+        return String(text)
+    }
+}

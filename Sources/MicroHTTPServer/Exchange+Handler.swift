@@ -1,0 +1,149 @@
+import CMicroHTTPD
+import Logging
+import NIOCore
+import Synchronization
+
+// The handler's side of an exchange: runs on the task, never on the MHD thread.
+extension Exchange {
+    func run(_ responder: any HTTPResponder, _ request: HTTPServerRequest) async {
+        let response: HTTPServerResponse
+        do {
+            response = try await responder.respond(to: request)
+        } catch {
+            if isAborted { return }
+            context.logger.error(
+                "handler failed",
+                metadata: ["http.error": "\(type(of: error))", "http.target": "\(request.path)"]
+            )
+            response = .jsonError(
+                status: 500,
+                code: "internal_error",
+                detail: "The request could not be handled.",
+                requestID: request.headers["X-Request-Id"] ?? RequestID.make()
+            )
+        }
+        deliver(response)
+        guard case .stream(_, let write) = response.body else { return }
+        do {
+            try await write(ResponseBodyWriter(sink: self))
+            finishStream(failed: false)
+        } catch {
+            finishStream(failed: true)
+        }
+    }
+
+    var isAborted: Bool { state.withLock { $0.aborted } }
+
+    /// Hands the response head to the MHD thread; from now on unread upload bytes are dropped, since MHD can only
+    /// send the response once the request is fully read.
+    private func deliver(_ response: HTTPServerResponse) {
+        let resume = state.withLock { state -> Bool in
+            state.response = response
+            state.uploadDiscarded = true
+            state.upload.removeAll()
+            state.uploadBytes = 0
+            if case .stream = response.body {} else { state.downFinished = true }
+            return state.clearSuspended()
+        }
+        if resume { MHD_resume_connection(connection) }
+    }
+
+    private func finishStream(failed: Bool) {
+        let resume = state.withLock { state -> Bool in
+            state.downFinished = true
+            state.downFailed = failed
+            return state.clearSuspended()
+        }
+        if resume { MHD_resume_connection(connection) }
+    }
+
+    /// Ends the exchange early (client gone, deadline, shutdown): waiters throw, the task is cancelled, and a
+    /// suspended connection is resumed so that MHD closes it.
+    func abort() {
+        let (task, uploadWaiter, writerWaiter, resume) = state.withLock { state in
+            if state.aborted {
+                return (Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
+                    CheckedContinuation<Void, any Error>?.none, false)
+            }
+            state.aborted = true
+            return (state.task, state.uploadWaiter.take(), state.writerWaiter.take(), state.clearSuspended())
+        }
+        uploadWaiter?.resume(throwing: HTTPServerError.clientGone)
+        writerWaiter?.resume(throwing: HTTPServerError.clientGone)
+        task?.cancel()
+        if resume { MHD_resume_connection(connection) }
+    }
+}
+
+extension Exchange.State {
+    /// Clears `suspended` and says whether the caller must resume the connection (after unlocking).
+    mutating func clearSuspended() -> Bool {
+        defer { suspended = false }
+        return suspended
+    }
+}
+
+extension Exchange: RequestBodySource {
+    func nextChunk() async throws -> ByteBuffer? {
+        let lowWater = context.configuration.streamBufferBytes / 2
+        enum Step { case chunk(ByteBuffer, resume: Bool), end, gone, wait }
+        let step = state.withLock { state -> Step in
+            if state.aborted { return .gone }
+            if let chunk = state.upload.popFirst() {
+                state.uploadBytes -= chunk.readableBytes
+                return .chunk(chunk, resume: state.uploadBytes <= lowWater && state.clearSuspended())
+            }
+            if state.uploadFinished { return .end }
+            return .wait
+        }
+        switch step {
+        case .chunk(let chunk, let resume):
+            if resume { MHD_resume_connection(connection) }
+            return chunk
+        case .end:
+            return nil
+        case .gone:
+            throw HTTPServerError.clientGone
+        case .wait:
+            break
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let (result, resume) = state.withLock { state -> (Result<ByteBuffer?, any Error>?, Bool) in
+                if state.aborted { return (.failure(HTTPServerError.clientGone), false) }
+                if let chunk = state.upload.popFirst() {
+                    state.uploadBytes -= chunk.readableBytes
+                    return (.success(chunk), state.clearSuspended())
+                }
+                if state.uploadFinished { return (.success(nil), false) }
+                state.uploadWaiter = continuation
+                // The queue is empty: if MHD paused for space, it can go on.
+                return (nil, state.clearSuspended())
+            }
+            if resume { MHD_resume_connection(connection) }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+}
+
+extension Exchange: ResponseBodySink {
+    func write(_ buffer: ByteBuffer) async throws {
+        let highWater = context.configuration.streamBufferBytes
+        let (resume, mustWait) = try state.withLock { state -> (Bool, Bool) in
+            if state.aborted { throw HTTPServerError.clientGone }
+            state.down.append(buffer)
+            state.downBytes += buffer.readableBytes
+            return (state.clearSuspended(), state.downBytes >= highWater)
+        }
+        if resume { MHD_resume_connection(connection) }
+        guard mustWait else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome = state.withLock { state -> Result<Void, any Error>? in
+                if state.aborted { return .failure(HTTPServerError.clientGone) }
+                if state.downBytes < highWater { return .success(()) }
+                state.writerWaiter = continuation
+                return nil
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import CMicroHTTPD
+import Logging
+import NIOCore
+import Synchronization
+
+/// One request/response exchange on one connection: the bridge between libmicrohttpd's callbacks (always on the MHD
+/// thread) and the handler's task (anywhere).
+///
+/// The rules from MHD.md §2 live here: suspend only on the MHD thread, inside a callback, while holding `state`'s
+/// lock; resume from any thread, only after clearing `suspended` under the lock, and only after unlocking.
+/// `@unchecked Sendable` holds because the mutable fields outside `state` are touched only by the MHD thread
+/// (`begun`, `queued`), and everything shared goes through the `state` mutex.
+final class Exchange: @unchecked Sendable {
+    let context: ServerContext
+    let connection: OpaquePointer
+    let target: String
+    let state = Mutex(State())
+    let deadline: ContinuousClock.Instant
+    /// The connection's socket, read on the MHD thread at creation; the sweeper polls it while suspended.
+    let socket: Int32
+
+    // MHD thread only.
+    private var begun = false
+    private var queued = false
+
+    init(context: ServerContext, connection: OpaquePointer, target: String) {
+        self.context = context
+        self.connection = connection
+        self.target = target
+        self.deadline = .now + context.configuration.requestTimeout
+        self.socket = cmhd_connection_fd(connection)
+    }
+
+    struct State: ~Copyable {
+        var suspended = false
+        var aborted = false
+        var task: Task<Void, Never>?
+
+        var upload = CircularBuffer<ByteBuffer>()
+        var uploadBytes = 0
+        /// Every body byte received so far, for the body limit.
+        var uploadSeen = 0
+        var uploadFinished = false
+        /// The handler is done with the body: further upload bytes are read and dropped.
+        var uploadDiscarded = false
+        var uploadWaiter: CheckedContinuation<ByteBuffer?, any Error>?
+
+        var response: HTTPServerResponse?
+        var down = CircularBuffer<ByteBuffer>()
+        var downBytes = 0
+        var downFinished = false
+        var downFailed = false
+        var writerWaiter: CheckedContinuation<Void, any Error>?
+    }
+
+    // MARK: MHD thread
+
+    /// The access handler's work for this exchange: the first call carries the head, then body slices, then a
+    /// final call with size 0 once the body is complete.
+    func handle(
+        method: UnsafePointer<CChar>,
+        version: UnsafePointer<CChar>,
+        data: UnsafePointer<CChar>?,
+        size: UnsafeMutablePointer<Int>
+    ) -> MHD_Result {
+        if !begun {
+            begun = true
+            return begin(method: String(cString: method), version: String(cString: version))
+        }
+        if queued { return .YES }
+        if size.pointee > 0 {
+            let consumed = offerUpload(UnsafeRawBufferPointer(start: data, count: size.pointee))
+            guard consumed >= 0 else { return .NO }
+            size.pointee -= consumed
+            return .YES
+        }
+        return finishUploadAndRespond()
+    }
+
+    private func begin(method: String, version: String) -> MHD_Result {
+        if context.closed.load(ordering: .relaxed) {
+            queued = true
+            let refusal = HTTPServerResponse.jsonError(
+                status: 503, code: "shutting_down", detail: "The server is shutting down.", requestID: RequestID.make())
+            return ConnectionBridge.queue(refusal, on: connection, closing: true)
+        }
+        let headers = ConnectionBridge.requestHeaders(connection)
+        let framing: RequestFraming
+        switch RequestValidator.validate(
+            method: method,
+            target: target,
+            headers: headers,
+            limits: context.configuration
+        ) {
+        case .failure(let rejection):
+            queued = true
+            return ConnectionBridge.queue(rejection.response, on: connection, closing: true)
+        case .success(let value):
+            framing = value
+        }
+        let request = HTTPServerRequest(
+            method: method,
+            target: target,
+            version: version,
+            headers: headers,
+            peer: ConnectionBridge.peer(connection),
+            body: framing.hasBody ? RequestBody(source: self, declaredLength: framing.contentLength) : .empty
+        )
+        if !framing.hasBody {
+            state.withLock { $0.uploadFinished = true }
+        }
+        context.registry.insert(self)
+        let responder = context.responder
+        let task = Task { await self.run(responder, request) }
+        let cancel = state.withLock { state in
+            state.task = task
+            return state.aborted
+        }
+        if cancel { task.cancel() }
+        return .YES
+    }
+
+    /// Takes what fits in the bounded queue; returns the bytes consumed, or -1 to drop the connection.
+    private func offerUpload(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let limit = context.configuration.maxBodyBytes
+        let highWater = context.configuration.streamBufferBytes
+        let (consumed, handOff): (Int, (CheckedContinuation<ByteBuffer?, any Error>, ByteBuffer)?) = state.withLock {
+            state in
+            if state.aborted { return (-1, nil) }
+            if state.uploadDiscarded { return (bytes.count, nil) }
+            if state.suspended { return (0, nil) }  // MHD may call again right after we suspended (MHD.md §2.7)
+            if state.uploadBytes >= highWater {
+                state.suspended = true
+                MHD_suspend_connection(connection)
+                return (0, nil)
+            }
+            state.uploadSeen += bytes.count
+            // A chunked body grew past the limit (a declared one was refused up front): drop the connection.
+            if let limit, state.uploadSeen > limit { return (-1, nil) }
+            let chunk = ByteBuffer(bytes: bytes)
+            if let waiter = state.uploadWaiter.take() { return (bytes.count, (waiter, chunk)) }
+            state.upload.append(chunk)
+            state.uploadBytes += chunk.readableBytes
+            return (bytes.count, nil)
+        }
+        if let (waiter, chunk) = handOff { waiter.resume(returning: chunk) }
+        return consumed
+    }
+
+    private func finishUploadAndRespond() -> MHD_Result {
+        enum Next { case abort, wait, respond(HTTPServerResponse) }
+        let (next, waiter): (Next, CheckedContinuation<ByteBuffer?, any Error>?) = state.withLock { state in
+            state.uploadFinished = true
+            let waiter = state.upload.isEmpty ? state.uploadWaiter.take() : nil
+            if state.aborted { return (.abort, waiter) }
+            if state.suspended { return (.wait, waiter) }
+            guard let response = state.response else {
+                state.suspended = true
+                MHD_suspend_connection(connection)
+                return (.wait, waiter)
+            }
+            return (.respond(response), waiter)
+        }
+        waiter?.resume(returning: nil)
+        switch next {
+        case .abort:
+            return .NO
+        case .wait:
+            return .YES
+        case .respond(let response):
+            queued = true
+            return ConnectionBridge.queue(
+                response,
+                on: connection,
+                closing: context.stopping.load(ordering: .relaxed),
+                streamFrom: self
+            )
+        }
+    }
+
+    /// The content reader: copies queued response bytes into MHD's buffer, or suspends until there are some.
+    func read(into buffer: UnsafeMutableRawPointer, max: Int) -> Int {
+        let lowWater = context.configuration.streamBufferBytes / 2
+        let (result, writer): (Int, CheckedContinuation<Void, any Error>?) = state.withLock { state in
+            if state.aborted { return (ConnectionBridge.endWithError, nil) }
+            if state.down.isEmpty {
+                if state.downFinished {
+                    return (state.downFailed ? ConnectionBridge.endWithError : ConnectionBridge.endOfStream, nil)
+                }
+                state.suspended = true
+                MHD_suspend_connection(connection)
+                return (0, nil)
+            }
+            var copied = 0
+            while copied < max, var chunk = state.down.first {
+                let n = Swift.min(max - copied, chunk.readableBytes)
+                chunk.withUnsafeReadableBytes { source in
+                    (buffer + copied).copyMemory(from: source.baseAddress!, byteCount: n)
+                }
+                chunk.moveReaderIndex(forwardBy: n)
+                copied += n
+                if chunk.readableBytes == 0 {
+                    state.down.removeFirst()
+                } else {
+                    state.down[state.down.startIndex] = chunk
+                }
+            }
+            state.downBytes -= copied
+            let writer = state.downBytes <= lowWater ? state.writerWaiter.take() : nil
+            return (copied, writer)
+        }
+        writer?.resume()
+        return result
+    }
+
+    /// libmicrohttpd is done with this request, completely or not.
+    func completed(ok: Bool) {
+        context.registry.remove(self)
+        if !ok { abort() }
+    }
+}
+
+extension Optional {
+    /// Returns the wrapped value and leaves nil behind.
+    mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
+    }
+}

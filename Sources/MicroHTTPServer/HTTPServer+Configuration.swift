@@ -1,0 +1,43 @@
+extension HTTPServer {
+    /// Everything the server can be told. The defaults suit a local gateway on a small machine.
+    public struct Configuration: Sendable {
+        /// Address to listen on; "127.0.0.1" unless told otherwise.
+        public var host: String = "127.0.0.1"
+        /// Port to listen on; 0 lets the OS choose (read it back from `HTTPServer.port`).
+        public var port: Int = 8080
+        /// Most connections open at once; more wait in the listen backlog.
+        public var connectionLimit: Int = 4096
+        /// libmicrohttpd's per-connection memory: half of it is the read buffer, which also caps the header size.
+        public var connectionMemoryLimit: Int = 256 << 10
+        /// Seconds an idle connection stays open.
+        public var idleTimeout: Int = 60
+        /// Request line plus header fields larger than this get 431.
+        public var maxHeaderBytes: Int = 32 << 10
+        /// Request bodies larger than this get 413; nil means no limit.
+        public var maxBodyBytes: Int? = nil
+        /// An exchange still running after this long is ended (the client sees the connection close).
+        public var requestTimeout: Duration = .seconds(600)
+        /// Bytes buffered per direction per exchange before the producer is paused.
+        public var streamBufferBytes: Int = 256 << 10
+        /// Serve HTTPS with these PEM files instead of plain HTTP.
+        public var tls: TLS? = nil
+
+        public init() {}
+
+        public init(host: String = "127.0.0.1", port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// PEM certificate chain and private key for HTTPS.
+    public struct TLS: Sendable {
+        public var certificatePEM: String
+        public var privateKeyPEM: String
+
+        public init(certificatePEM: String, privateKeyPEM: String) {
+            self.certificatePEM = certificatePEM
+            self.privateKeyPEM = privateKeyPEM
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// Framing and target checks made before any handler runs (issue 2, item 5). Pure, so it is tested without sockets.
+enum RequestValidator {
+    struct Rejection: Error {
+        let status: Int
+        let code: String
+        let detail: String
+
+        var response: HTTPServerResponse {
+            .jsonError(status: status, code: code, detail: detail, requestID: RequestID.make())
+        }
+    }
+
+    static func validate(
+        method: String,
+        target: String,
+        headers: HTTPHeaders,
+        limits: HTTPServer.Configuration
+    ) -> Result<RequestFraming, Rejection> {
+        var headerBytes = target.utf8.count + method.utf8.count + 12
+        for field in headers { headerBytes += field.name.utf8.count + field.value.utf8.count + 4 }
+        if headerBytes > limits.maxHeaderBytes {
+            return .failure(Rejection(status: 431, code: "headers_too_large", detail: "The request headers are too large."))
+        }
+        if method == "CONNECT" {
+            return .failure(Rejection(status: 400, code: "bad_request", detail: "CONNECT is not supported."))
+        }
+        if target.utf8.contains(where: { $0 == 0 || $0 == 13 || $0 == 10 }) {
+            return .failure(
+                Rejection(status: 400, code: "bad_request", detail: "The request target has a control character."))
+        }
+        if target.utf8.first != UInt8(ascii: "/") && !(method == "OPTIONS" && target == "*") {
+            return .failure(
+                Rejection(status: 400, code: "bad_request", detail: "Only origin-form request targets are accepted."))
+        }
+        let encodings = headers.values("Transfer-Encoding")
+        let lengths = headers.values("Content-Length")
+        if !encodings.isEmpty {
+            if !lengths.isEmpty {
+                return .failure(
+                    Rejection(
+                        status: 400, code: "bad_request",
+                        detail: "Content-Length and Transfer-Encoding must not be sent together."))
+            }
+            let codings = encodings.flatMap { $0.split(separator: ",") }.map {
+                $0.trimmingASCIISpaces().lowercased()
+            }
+            guard codings == ["chunked"] else {
+                return .failure(
+                    Rejection(
+                        status: 501, code: "not_implemented", detail: "Only the chunked transfer coding is supported."))
+            }
+            return .success(RequestFraming(hasBody: true, contentLength: nil))
+        }
+        guard let first = lengths.first else { return .success(RequestFraming(hasBody: false, contentLength: nil)) }
+        guard lengths.allSatisfy({ $0 == first }), let length = Self.parseLength(first) else {
+            return .failure(Rejection(status: 400, code: "bad_request", detail: "The Content-Length is not valid."))
+        }
+        if let limit = limits.maxBodyBytes, length > limit {
+            return .failure(Rejection(status: 413, code: "body_too_large", detail: "The request body is too large."))
+        }
+        return .success(RequestFraming(hasBody: length > 0, contentLength: length))
+    }
+
+    /// Digits only, at most 18 of them (so it fits an Int without overflow checks).
+    static func parseLength(_ text: String) -> Int? {
+        let digits = text.trimmingASCIISpaces()
+        guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            return nil
+        }
+        return Int(digits)
+    }
+}
+
+/// What the head says about the body.
+struct RequestFraming: Equatable {
+    var hasBody: Bool
+    var contentLength: Int?
+}
+
+extension StringProtocol {
+    func trimmingASCIISpaces() -> String {
+        let bytes = Array(utf8)
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 32 || bytes[start] == 9 { start += 1 }
+        while end > start, bytes[end - 1] == 32 || bytes[end - 1] == 9 { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+}

@@ -1,0 +1,38 @@
+import Logging
+import Synchronization
+
+/// What every callback needs, reached through the `cls` pointer MHD hands back. Immutable apart from atomics and
+/// the registry's mutex.
+final class ServerContext: Sendable {
+    let responder: any HTTPResponder
+    let configuration: HTTPServer.Configuration
+    let logger: Logger
+    let registry = ExchangeRegistry()
+    /// Set when shutdown begins: responses then carry `Connection: close`.
+    let stopping = Atomic(false)
+    /// Set when the drain time is over: requests that still arrive are refused with 503.
+    let closed = Atomic(false)
+
+    init(responder: any HTTPResponder, configuration: HTTPServer.Configuration, logger: Logger) {
+        self.responder = responder
+        self.configuration = configuration
+        self.logger = logger
+    }
+}
+
+/// The exchanges whose handler has started and that MHD has not completed yet.
+final class ExchangeRegistry: Sendable {
+    private let exchanges = Mutex([ObjectIdentifier: Exchange]())
+
+    func insert(_ exchange: Exchange) {
+        exchanges.withLock { $0[ObjectIdentifier(exchange)] = exchange }
+    }
+
+    func remove(_ exchange: Exchange) {
+        _ = exchanges.withLock { $0.removeValue(forKey: ObjectIdentifier(exchange)) }
+    }
+
+    var count: Int { exchanges.withLock { $0.count } }
+
+    var all: [Exchange] { exchanges.withLock { Array($0.values) } }
+}
