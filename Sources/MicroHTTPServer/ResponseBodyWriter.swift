@@ -9,6 +9,11 @@ public struct ResponseBodyWriter: Sendable {
         self.sink = sink
     }
 
+    /// A writer that hands each chunk to `write`: for responders that wrap another response's body, and for tests.
+    public init(_ write: @escaping @Sendable (ByteBuffer) async throws -> Void) {
+        self.sink = ClosureSink(write: write)
+    }
+
     /// Queues one chunk; an empty buffer is ignored.
     /// - Throws: `HTTPServerError.clientGone` when the client has left; stop producing then.
     public func write(_ buffer: ByteBuffer) async throws {
@@ -41,4 +46,12 @@ final class CollectingSink: ResponseBodySink {
     }
 
     var collected: ByteBuffer { buffer.withLock { $0 } }
+}
+
+struct ClosureSink: ResponseBodySink {
+    let write: @Sendable (ByteBuffer) async throws -> Void
+
+    func write(_ buffer: ByteBuffer) async throws {
+        try await write(buffer)
+    }
 }
