@@ -14,7 +14,7 @@ let hello = HTTPServerResponse(
 )
 let server = HTTPServer(
     configuration: .init(host: "127.0.0.1", port: port),
-    responder: ClosureResponder { _ in hello },
+    responder: HelloResponder(hello: hello, immediate: !CommandLine.arguments.contains("--async")),
     logger: Logger(label: "hello")
 )
 try server.start()
@@ -25,4 +25,14 @@ while true { try await Task.sleep(for: .seconds(3600)) }
 func say(_ line: String) {
     let bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+/// Answers `hello`; with `--async` only through the task path, to measure both paths of the server.
+struct HelloResponder: HTTPResponder {
+    let hello: HTTPServerResponse
+    let immediate: Bool
+
+    func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse { hello }
+
+    func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? { immediate ? hello : nil }
 }

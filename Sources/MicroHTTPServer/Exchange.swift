@@ -106,11 +106,21 @@ final class Exchange: @unchecked Sendable {
             peer: ConnectionBridge.peer(connection),
             body: framing.hasBody ? RequestBody(source: self, declaredLength: framing.contentLength) : .empty
         )
+        let responder = context.responder
         if !framing.hasBody {
-            state.withLock { $0.uploadFinished = true }
+            var immediate = responder.respondImmediately(to: request)
+            if case .stream = immediate?.body { immediate = nil }  // a stream needs a task to write it
+            state.withLock { state in
+                state.uploadFinished = true
+                if let immediate {
+                    state.response = immediate
+                    state.downFinished = true
+                }
+            }
+            // Answered on this thread: MHD's final call (next) queues it, with no task and no suspension.
+            if immediate != nil { return .YES }
         }
         context.registry.insert(self)
-        let responder = context.responder
         let task = Task { await self.run(responder, request) }
         let cancel = state.withLock { state in
             state.task = task

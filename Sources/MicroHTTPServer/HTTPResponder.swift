@@ -2,6 +2,16 @@
 public protocol HTTPResponder: Sendable {
     /// Answers one request. A thrown error becomes a 500 JSON error unless the client has already gone.
     func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse
+
+    /// Answers a request without a body on the server's own thread, or returns nil to have `respond` called.
+    /// Only for answers that are immediate and cheap (health probes, errors, static bytes): it must never block.
+    /// It saves the hop to a task and back, which is most of the cost of a tiny response. A `.stream` body is not
+    /// taken here (it needs a task): `respond` is called instead.
+    func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse?
+}
+
+extension HTTPResponder {
+    public func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? { nil }
 }
 
 /// A responder made from a closure.

@@ -139,3 +139,41 @@ import Testing
         }
     }
 }
+
+@Suite struct ImmediateResponderTests {
+    struct Responder: HTTPResponder {
+        let asyncCalls = Counter()
+
+        func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
+            asyncCalls.add(1)
+            return HTTPServerResponse(status: 200, body: .string("async"))
+        }
+
+        func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? {
+            request.path == "/fast" ? HTTPServerResponse(status: 200, body: .string("immediate")) : nil
+        }
+    }
+
+    @Test func answersOnTheServerThreadWhenTheResponderCan() async throws {
+        let responder = Responder()
+        let server = HTTPServer(
+            configuration: .init(host: "127.0.0.1", port: 0), responder: responder, logger: .init(label: "t"))
+        try server.start()
+        let port = server.port
+        let bodies = try await offPool {
+            let client = try RawClient(port: port)
+            var bodies: [String] = []
+            for target in ["/fast", "/slow", "/fast"] {
+                try client.send("GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+                bodies.append(try client.readResponse().text)
+            }
+            // A request with a body always goes to `respond`, even on an immediate path.
+            try client.send("POST /fast HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")
+            bodies.append(try client.readResponse().text)
+            return bodies
+        }
+        await server.shutdown()
+        #expect(bodies == ["immediate", "async", "immediate", "async"])
+        #expect(responder.asyncCalls.value == 2)
+    }
+}
