@@ -14,6 +14,7 @@
 #   LABGATE          path to the release `labgate` binary      (row skipped when missing)
 #   HELLO_SWIFT      path to the release `HelloServer` binary  (column skipped when missing)
 #   HELLO_C          path to a prebuilt hello-c (default: built here into bench/out/hello-c)
+#   BENCH_HELLO_CFLAGS  extra cc flags for hello-c (e.g. -DHELLO_EXTERNAL_LOOP, see bench/hello.c)
 #   BENCH_DURATION   seconds per wrk round (default 5)
 #   BENCH_ROUNDS     interleaved rounds per target and connection count (default 3; the median is reported)
 #   BENCH_SERVER_CONNS / BENCH_PROXY_CONNS   connection counts (default "1 64 256" / "1 16 64 256")
@@ -164,6 +165,24 @@ wait_http() {
   return 1
 }
 
+# wait_proxy URL PID: until the URL answers at all (20 s, while PID lives), then up to 5 s more for a 200
+# (a gateway may answer 503 while it gets ready); check_proxy then judges the answer.
+wait_proxy() {
+  local url=$1 pid=$2 i code
+  for ((i = 0; i < 200; i++)); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)"
+    [[ $code != 000 ]] && break
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  [[ $code == 000 ]] && return 1
+  for ((i = 0; i < 50 && code != 200; i++)); do
+    sleep 0.1
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)"
+  done
+  return 0
+}
+
 # wait_port_line FILE PID: until FILE has a `port=N` line (20 s); prints N, or fails when PID died or time ran out.
 wait_port_line() {
   local file=$1 pid=$2 i port
@@ -199,14 +218,14 @@ rss_peak_kib() {
 # ---------------------------------------------------------------------------------------------------------------------
 # wrk and statistics
 
-# run_wrk CONNS URL [wrk args...] -> "rps p50_us p99_us non2xx socket_errors"
+# run_wrk CONNS URL [wrk args...] -> "rps p50_us p99_us non2xx socket_errors timeouts"
 run_wrk() {
   local conns=$1 url=$2 threads=2 out
   shift 2
   ((conns < threads)) && threads=$conns
   out="$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$@" "$url" 2>&1)" || {
     log "$out"
-    echo "0 0 0 0 1"
+    echo "0 0 0 0 1 0"
     return 0
   }
   awk '
@@ -221,8 +240,8 @@ run_wrk() {
     $1 == "50%"                       { p50 = us($2) }
     $1 == "99%"                       { p99 = us($2) }
     /Non-2xx or 3xx responses:/       { bad = $NF }
-    /Socket errors:/                  { gsub(",", ""); err = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, bad, err }' <<<"$out"
+    /Socket errors:/                  { gsub(",", ""); err = $4 + $6 + $8 + $10; tmo = $10 }
+    END { printf "%.0f %.0f %.0f %d %d %d\n", rps, p50, p99, bad, err, tmo }' <<<"$out"
 }
 
 median() { # numbers... -> median
@@ -235,20 +254,43 @@ fmt_rps() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 fmt_mib() { awk -v v="$1" 'BEGIN { if (v <= 0) printf "-"; else printf "%.1f MiB", v / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0 || a <= 0) printf "-"; else printf "%.2fx", a / b }'; }
 
-declare -A RPS P50 P99 PEAK BAD ERR
+declare -A RPS P50 P99 PEAK BAD ERR TMO
 NOTES=()
 
 # record KEY "rps p50 p99 bad err" [peak_kib]
 record() {
-  local key=$1 rps p50 p99 bad err
-  read -r rps p50 p99 bad err <<<"$2"
+  local key=$1 rps p50 p99 bad err tmo
+  read -r rps p50 p99 bad err tmo <<<"$2"
   RPS[$key]+="$rps "
   P50[$key]+="$p50 "
   P99[$key]+="$p99 "
   BAD[$key]=$((${BAD[$key]:-0} + bad))
   ERR[$key]=$((${ERR[$key]:-0} + err))
+  TMO[$key]=$((${TMO[$key]:-0} + ${tmo:-0}))
   if [[ -n ${3:-} ]] && ((${3} > ${PEAK[$key]:-0})); then PEAK[$key]=$3; fi
   return 0
+}
+stall_check() { # PREFIX NAME CONNS...: notes a connection count whose req/s is under 10% of the target's best
+  local prefix=$1 name=$2 c v best=0
+  shift 2
+  for c in "$@"; do
+    v="$(med_of RPS "$prefix,$name,$c")"
+    ((v > best)) && best=$v
+  done
+  for c in "$@"; do
+    v="$(med_of RPS "$prefix,$name,$c")"
+    if ((v > 0 && v * 10 < best)); then
+      NOTES+=("$name c=$c: $v req/s is under 10% of its best ($best): it stalled; for a libmicrohttpd server at 128/256 connections see the MHD_epoll() note in bench/hello.c")
+    fi
+  done
+  return 0
+}
+spread_of() { # ARRAYNAME KEY -> (max - min) / median of the rounds, as "12%"
+  local -n arr=$1
+  # shellcheck disable=SC2086
+  printf '%s\n' ${arr[$2]:-0} | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    if (NR < 2 || m <= 0) print "-"; else printf "%.0f%%\n", 100 * (v[NR] - v[1]) / m }'
 }
 med_of() { # ARRAYNAME KEY
   local -n arr=$1
@@ -258,7 +300,7 @@ med_of() { # ARRAYNAME KEY
 MARK=""
 problem_note() { # KEY LABEL: remembers wrk errors / non-2xx for the footnotes and appends " !" to MARK
   if ((${BAD[$1]:-0} > 0 || ${ERR[$1]:-0} > 0)); then
-    NOTES+=("$2: ${BAD[$1]:-0} non-2xx responses, ${ERR[$1]:-0} socket errors")
+    NOTES+=("$2: ${BAD[$1]:-0} non-2xx responses, ${ERR[$1]:-0} socket errors (${TMO[$1]:-0} timeouts), over $ROUNDS rounds")
     MARK+=" !"
   fi
   return 0
@@ -269,12 +311,21 @@ problem_note() { # KEY LABEL: remembers wrk errors / non-2xx for the footnotes a
 
 hr() { printf '%*s\n' "${1:-100}" '' | tr ' ' '-'; }
 print_header() {
-  local cpu
+  local cpu os
+  # shellcheck source=/dev/null
+  os="$(if . /etc/os-release 2>/dev/null; then echo "${PRETTY_NAME:-}"; fi)"
   cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
   hr
   echo "labgate benchmark  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "machine:  $(nproc) CPUs${cpu:+ ($cpu)}, kernel $(uname -r), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+  echo "machine:  $(nproc) CPUs${cpu:+ ($cpu)}, kernel $(uname -r)${os:+, $os}"
   echo "tools:    $(wrk -v 2>&1 | head -n1 | awk '{ print "wrk", $2 }'), $(nginx -v 2>&1 | sed 's/.*: //' || echo 'nginx -'), $(haproxy -v 2>/dev/null | head -n1 | awk '{ print "haproxy", $3 }' || echo 'haproxy -'), libmicrohttpd $(dpkg-query -W -f='${Version}' libmicrohttpd-dev 2>/dev/null || echo '?')"
+  local load
+  load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)"
+  if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > 0.5 * n) }'; then
+    echo "load:     1-min load average $load at start: the machine is busy, expect noisy numbers (see the spread columns)"
+  else
+    echo "load:     1-min load average $load at start"
+  fi
   echo "method:   wrk --latency, ${DURATION}s per round, ${ROUNDS} rounds per target interleaved (median shown); -t2 (-t1 at 1 connection); loopback only"
   hr
 }
@@ -282,17 +333,12 @@ print_header() {
 # ---------------------------------------------------------------------------------------------------------------------
 # Part "server": bare C libmicrohttpd vs MicroHTTPServer (HelloServer)
 
-build_hello_c() { # -> path of the hello-c binary, or "" with a message
+build_hello_c() { # -> path of the hello-c binary, or "" with a message on stderr
   if [[ -n ${HELLO_C:-} ]]; then
     if [[ -x $HELLO_C ]]; then echo "$HELLO_C"; else log "bench: HELLO_C=$HELLO_C is not executable"; fi
     return 0
   fi
-  local out="$HERE/out/hello-c" cc
-  if [[ -x $out && $out -nt $HERE/hello.c ]]; then
-    echo "$out"
-    return 0
-  fi
-  cc="${CC:-}"
+  local out="$HERE/out/hello-c" cc="${CC:-}" c
   if [[ -z $cc ]]; then
     for c in cc gcc clang; do command -v "$c" >/dev/null && cc=$c && break; done
   fi
@@ -301,10 +347,12 @@ build_hello_c() { # -> path of the hello-c binary, or "" with a message
     return 0
   fi
   mkdir -p "$HERE/out"
-  if "$cc" -O2 -o "$out" "$HERE/hello.c" -lmicrohttpd; then
+  # Always rebuilt (well under a second), so BENCH_HELLO_CFLAGS (e.g. -DHELLO_EXTERNAL_LOOP) always applies.
+  # shellcheck disable=SC2086
+  if "$cc" -O2 ${BENCH_HELLO_CFLAGS:-} -o "$out" "$HERE/hello.c" -lmicrohttpd -lpthread; then
     echo "$out"
   else
-    log "bench: building hello-c failed:  $cc -O2 -o $out $HERE/hello.c -lmicrohttpd"
+    log "bench: building hello-c failed:  $cc -O2 ${BENCH_HELLO_CFLAGS:-} -o $out $HERE/hello.c -lmicrohttpd"
   fi
 }
 
@@ -369,14 +417,14 @@ part_server() {
       for ((i = 0; i < n; i++)); do
         res="$(run_wrk "$c" "${urls[$i]}")"
         record "srv,${names[$i]},$c" "$res"
-        log "  c=$c round $r/$ROUNDS ${names[$i]}: $(awk '{ printf "%.0f req/s, p99 %d us", $1, $3 }' <<<"$res")"
+        log "  c=$c round $r/$ROUNDS ${names[$i]}: $(awk '{ printf "%.0f req/s, p99 %d us", $1, $3; if ($5) printf ", %d socket errors (%d timeouts)", $5, $6 }' <<<"$res")"
       done
     done
   done
 
   echo
-  printf '%-6s | %12s %10s | %12s %10s | %8s\n' conns "hello-c r/s" "p99" "Swift r/s" "p99" "Swift/C"
-  hr 72
+  printf '%-6s | %12s %7s %10s | %12s %7s %10s | %8s\n' conns "hello-c r/s" spread "p99" "Swift r/s" spread "p99" "Swift/C"
+  hr 90
   local crps cp99 srps sp99 mark
   for c in $SERVER_CONNS; do
     crps="$(med_of RPS "srv,hello-c,$c")"
@@ -387,12 +435,15 @@ part_server() {
     problem_note "srv,hello-c,$c" "hello-c c=$c"
     problem_note "srv,HelloServer,$c" "HelloServer c=$c"
     mark=$MARK
-    printf '%-6s | %12s %10s | %12s %10s | %8s%s\n' "$c" \
-      "$( ((crps > 0)) && fmt_rps "$crps" || echo -)" "$( ((crps > 0)) && fmt_lat "$cp99" || echo -)" \
-      "$( ((srps > 0)) && fmt_rps "$srps" || echo -)" "$( ((srps > 0)) && fmt_lat "$sp99" || echo -)" \
+    printf '%-6s | %12s %7s %10s | %12s %7s %10s | %8s%s\n' "$c" \
+      "$( ((crps > 0)) && fmt_rps "$crps" || echo -)" "$(spread_of RPS "srv,hello-c,$c")" "$( ((crps > 0)) && fmt_lat "$cp99" || echo -)" \
+      "$( ((srps > 0)) && fmt_rps "$srps" || echo -)" "$(spread_of RPS "srv,HelloServer,$c")" "$( ((srps > 0)) && fmt_lat "$sp99" || echo -)" \
       "$(ratio "$srps" "$crps")" "$mark"
   done
-  echo "(req/s and p99: median of $ROUNDS rounds of ${DURATION}s; acceptance: Swift/C >= 0.80 at 64 connections)"
+  echo "(req/s and p99: median of $ROUNDS rounds of ${DURATION}s; spread: (max - min) / median of the rounds' req/s;"
+  echo " issue 2 acceptance: Swift/C >= 0.80 at 64 connections)"
+  # shellcheck disable=SC2086
+  for name in "${names[@]}"; do stall_check srv "$name" $SERVER_CONNS; done
 
   for i in "${pids[@]}"; do stop_pid "$i"; done
 }
@@ -480,10 +531,12 @@ EOF
 }
 
 write_haproxy_conf() { # FILE PORT UPSTREAM_PORT
+  local pidfile
+  pidfile="$(dirname "$1")/haproxy.pid"
   cat >"$1" <<EOF
 global
   maxconn 8192
-  pidfile $(dirname "$1")/haproxy.pid
+  pidfile $pidfile
 
 defaults
   mode http
@@ -528,6 +581,29 @@ check_proxy() {
   return 0
 }
 
+# admit NAME URL PID LOG...: wait for the proxy, check it (check_proxy), and add it to part_proxy's names/urls/pids
+# (bash locals are dynamically scoped); otherwise say why it is skipped and show the end of its logs.
+admit() {
+  local name=$1 url=$2 pid=$3
+  shift 3
+  if ! wait_proxy "$url" "$pid"; then
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "skipped $name: nothing answered $url within 20 s; its output:"
+    else
+      echo "skipped $name: it exited; its output:"
+    fi
+  elif check_proxy "$name" "$url"; then
+    names+=("$name")
+    urls+=("$url")
+    pids+=("$pid")
+    return 0
+  else
+    echo "  its output:"
+  fi
+  cat "$@" 2>/dev/null | tail -n 20 | sed 's/^/  | /'
+  return 1
+}
+
 part_proxy() {
   echo
   echo "== Part 2: credential-injecting reverse proxy: nginx vs HAProxy vs labgate (upstream: static nginx, ${#PING_JSON}-byte JSON) =="
@@ -566,14 +642,7 @@ part_proxy() {
   write_nginx_proxy_conf "$dir" "$port" "$up"
   start_nginx "$dir"
   pid=$STARTED_PID
-  if wait_http "http://127.0.0.1:$port/api/v1/ping" && check_proxy nginx "http://127.0.0.1:$port/api/v1/ping"; then
-    names+=(nginx)
-    urls+=("http://127.0.0.1:$port/api/v1/ping")
-    pids+=("$pid")
-  elif ! kill -0 "$pid" 2>/dev/null; then
-    echo "skipped nginx: it did not start; its log:"
-    sed 's/^/  | /' "$dir/logs/stdout.log" "$dir/logs/error.log" 2>/dev/null | tail -n 20
-  fi
+  admit nginx "http://127.0.0.1:$port/api/v1/ping" "$pid" "$dir/logs/stdout.log" "$dir/logs/error.log" || true
 
   # HAProxy
   dir="$TMP/haproxy"
@@ -583,14 +652,7 @@ part_proxy() {
   haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
-  if wait_http "http://127.0.0.1:$port/api/v1/ping" && check_proxy haproxy "http://127.0.0.1:$port/api/v1/ping"; then
-    names+=(haproxy)
-    urls+=("http://127.0.0.1:$port/api/v1/ping")
-    pids+=("$pid")
-  elif ! kill -0 "$pid" 2>/dev/null; then
-    echo "skipped haproxy: it did not start; its log:"
-    sed 's/^/  | /' "$dir/haproxy.log" | tail -n 20
-  fi
+  admit haproxy "http://127.0.0.1:$port/api/v1/ping" "$pid" "$dir/haproxy.log" || true
 
   # labgate
   if [[ -z ${LABGATE:-} ]]; then
@@ -603,18 +665,7 @@ part_proxy() {
       "$LABGATE" serve --host 127.0.0.1 --port "$port") >"$TMP/labgate.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    if wait_http "http://127.0.0.1:$port/labric/api/v1/ping" && check_proxy labgate "http://127.0.0.1:$port/labric/api/v1/ping"; then
-      names+=(labgate)
-      urls+=("http://127.0.0.1:$port/labric/api/v1/ping")
-      pids+=("$pid")
-    else
-      if ! kill -0 "$pid" 2>/dev/null; then
-        echo "skipped labgate: it exited; its output:"
-      else
-        echo "skipped labgate: http://127.0.0.1:$port/labric/api/v1/ping did not answer 200 within 20 s; its output:"
-      fi
-      sed 's/^/  | /' "$TMP/labgate.log" | tail -n 20
-    fi
+    admit labgate "http://127.0.0.1:$port/labric/api/v1/ping" "$pid" "$TMP/labgate.log" || true
   fi
 
   n=${#names[@]}
@@ -646,14 +697,14 @@ part_proxy() {
           peak="$(rss_peak_kib "${pids[$i]}")"
         fi
         record "px,$name,$c" "$res" "$peak"
-        log "  c=$c round $r/$ROUNDS $name: $(awk '{ printf "%.0f req/s, p50 %d us, p99 %d us", $1, $2, $3 }' <<<"$res")${peak:+, peak RSS $((peak / 1024)) MiB}"
+        log "  c=$c round $r/$ROUNDS $name: $(awk '{ printf "%.0f req/s, p50 %d us, p99 %d us", $1, $2, $3; if ($4) printf ", %d non-2xx", $4; if ($5) printf ", %d socket errors", $5 }' <<<"$res")${peak:+, peak RSS $((peak / 1024)) MiB}"
       done
     done
   done
 
   echo
-  printf '%-6s %-9s | %10s %9s %9s | %11s | %8s %8s\n' conns proxy "req/s" p50 p99 "peak RSS" "r/s÷ngx" "p99÷ngx"
-  hr 86
+  printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %8s %8s\n' conns proxy "req/s" spread p50 p99 "peak RSS" "rps/ngx" "p99/ngx"
+  hr 94
   local key nkey rps p50 p99 nrps np99 mark
   for c in $PROXY_CONNS; do
     nkey="px,nginx,$c"
@@ -667,18 +718,24 @@ part_proxy() {
       MARK=""
       problem_note "$key" "$name c=$c"
       mark=$MARK
-      printf '%-6s %-9s | %10s %9s %9s | %11s | %8s %8s%s\n' "$c" "$name" "$(fmt_rps "$rps")" "$(fmt_lat "$p50")" "$(fmt_lat "$p99")" \
+      printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %8s %8s%s\n' "$c" "$name" "$(fmt_rps "$rps")" "$(spread_of RPS "$key")" \
+        "$(fmt_lat "$p50")" "$(fmt_lat "$p99")" \
         "$(fmt_mib "${PEAK[$key]:-0}")" "$(ratio "$rps" "$nrps")" "$(ratio "$p99" "$np99")" "$mark"
     done
   done
-  echo "(median of $ROUNDS rounds of ${DURATION}s; peak RSS = max over rounds of VmHWM summed over the proxy's processes"
+  echo "(median of $ROUNDS rounds of ${DURATION}s; spread: (max - min) / median of the rounds' req/s. peak RSS:"
+  echo " VmHWM summed over the proxy's processes (nginx: master + workers),"
   if ((RSS_RESET_OK)); then
-    echo " (nginx: master + workers), reset before each round; 'direct' = wrk straight to the upstream, for reference;"
+    echo " reset before each round, max over rounds."
   else
-    echo " (nginx: master + workers), NOT reset between rounds (clear_refs not writable), so cumulative; 'direct' = no proxy;"
+    echo " NOT reset between rounds (clear_refs not writable), so cumulative over the run."
   fi
-  echo " nginx and HAProxy have access logging off; labgate's output goes to a file. Target at 64 conns: labgate r/s÷ngx >= 1.00, p99÷ngx <= 1.00)"
-  if [[ -e $TMP/labgate.log ]]; then
+  [[ $DIRECT == 1 ]] && echo " 'direct': wrk straight to the upstream (sending the credential itself), for reference."
+  echo " nginx and HAProxy log nothing per request; labgate's stdout/stderr go to a file."
+  echo " Issue 7 target at 64 connections: labgate rps/ngx >= 1.00 and p99/ngx <= 1.00)"
+  # shellcheck disable=SC2086
+  for name in "${names[@]}"; do stall_check px "$name" $PROXY_CONNS; done
+  if [[ " ${names[*]} " == *" labgate "* ]]; then
     echo "(labgate wrote $(stat -c %s "$TMP/labgate.log") bytes of log during the run)"
   fi
 
@@ -700,7 +757,7 @@ case "$PART" in
 esac
 if ((${#NOTES[@]})); then
   echo
-  echo "! problems seen by wrk (rows marked !):"
+  echo "! problems (rows marked ! had non-2xx responses or socket errors):"
   printf '  %s\n' "${NOTES[@]}"
 fi
 echo

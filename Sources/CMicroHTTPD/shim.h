@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <microhttpd.h>
 
 /// Starts a daemon whose options all come from one MHD_OPTION_ARRAY (terminated by MHD_OPTION_END).
@@ -24,6 +26,12 @@ static inline struct MHD_Daemon *cmhd_start_daemon(unsigned int flags, uint16_t 
 static inline uint16_t cmhd_daemon_port(struct MHD_Daemon *daemon) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info == NULL ? 0 : info->port;
+}
+
+/// The daemon's epoll descriptor (MHD_USE_EPOLL), for an event loop of our own, or -1.
+static inline int cmhd_daemon_epoll_fd(struct MHD_Daemon *daemon) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    return info == NULL ? -1 : info->epoll_fd;
 }
 
 /// The connection's socket, or -1.

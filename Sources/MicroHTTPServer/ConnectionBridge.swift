@@ -62,7 +62,8 @@ enum ConnectionBridge {
     /// MHD sets the framing headers itself and refuses empty values and line breaks (MHD.md §3).
     private static func isSendable(_ field: HTTPHeaders.Element) -> Bool {
         if field.value.isEmpty { return false }
-        if HTTPHeaders.equalFold(field.name, "Content-Length") || HTTPHeaders.equalFold(field.name, "Transfer-Encoding") {
+        if HTTPHeaders.equalFold(field.name, "Content-Length") || HTTPHeaders.equalFold(field.name, "Transfer-Encoding")
+        {
             return false
         }
         return !field.value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }

@@ -11,12 +11,13 @@ enum Daemon {
         let description: String
     }
 
-    /// Starts the daemon with the flags and options of MHD.md §1; `context` must outlive it.
+    /// Starts the daemon with the flags and options of MHD.md §1, except that `DaemonLoop` drives it instead of an
+    /// internal thread; `context` must outlive it.
     static func start(_ context: ServerContext) throws(StartError) -> DaemonHandle {
         let configuration = context.configuration
         var address = try socketAddress(host: configuration.host, port: configuration.port)
         var flags =
-            MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+            MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if address.isIPv6 { flags |= MHD_USE_IPv6.rawValue }
         let contextPointer = Unmanaged.passUnretained(context).toOpaque()
         var certificate: UnsafeMutablePointer<CChar>?
@@ -52,7 +53,8 @@ enum Daemon {
         guard let daemon else {
             logTarget.deallocate()
             throw StartError(
-                description: "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)"
+                description:
+                    "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)"
             )
         }
         return DaemonHandle(pointer: daemon, logTarget: logTarget)
@@ -95,9 +97,13 @@ enum Daemon {
         mutating func withPointer<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {
             switch self {
             case .v4(var address):
-                return withUnsafePointer(to: &address) { body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self)) }
+                return withUnsafePointer(to: &address) {
+                    body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self))
+                }
             case .v6(var address):
-                return withUnsafePointer(to: &address) { body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self)) }
+                return withUnsafePointer(to: &address) {
+                    body(UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self))
+                }
             }
         }
     }

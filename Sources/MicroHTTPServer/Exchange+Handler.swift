@@ -45,7 +45,7 @@ extension Exchange {
             if case .stream = response.body {} else { state.downFinished = true }
             return state.clearSuspended()
         }
-        if resume { MHD_resume_connection(connection) }
+        if resume { resumeConnection() }
     }
 
     private func finishStream(failed: Bool) {
@@ -54,7 +54,7 @@ extension Exchange {
             state.downFailed = failed
             return state.clearSuspended()
         }
-        if resume { MHD_resume_connection(connection) }
+        if resume { resumeConnection() }
     }
 
     /// Ends the exchange early (client gone, deadline, shutdown): waiters throw, the task is cancelled, and a
@@ -62,8 +62,10 @@ extension Exchange {
     func abort() {
         let (task, uploadWaiter, writerWaiter, resume) = state.withLock { state in
             if state.aborted {
-                return (Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
-                    CheckedContinuation<Void, any Error>?.none, false)
+                return (
+                    Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
+                    CheckedContinuation<Void, any Error>?.none, false
+                )
             }
             state.aborted = true
             return (state.task, state.uploadWaiter.take(), state.writerWaiter.take(), state.clearSuspended())
@@ -71,7 +73,16 @@ extension Exchange {
         uploadWaiter?.resume(throwing: HTTPServerError.clientGone)
         writerWaiter?.resume(throwing: HTTPServerError.clientGone)
         task?.cancel()
-        if resume { MHD_resume_connection(connection) }
+        if resume { resumeConnection() }
+    }
+}
+
+extension Exchange {
+    /// Resumes the suspended connection and wakes the loop: with an external event loop, MHD's own resume signal
+    /// does not reach our epoll set, so the loop would otherwise sleep until its next timeout.
+    func resumeConnection() {
+        MHD_resume_connection(connection)
+        context.wakeLoop()
     }
 }
 
@@ -98,7 +109,7 @@ extension Exchange: RequestBodySource {
         }
         switch step {
         case .chunk(let chunk, let resume):
-            if resume { MHD_resume_connection(connection) }
+            if resume { resumeConnection() }
             return chunk
         case .end:
             return nil
@@ -119,7 +130,7 @@ extension Exchange: RequestBodySource {
                 // The queue is empty: if MHD paused for space, it can go on.
                 return (nil, state.clearSuspended())
             }
-            if resume { MHD_resume_connection(connection) }
+            if resume { resumeConnection() }
             if let result { continuation.resume(with: result) }
         }
     }
@@ -134,7 +145,7 @@ extension Exchange: ResponseBodySink {
             state.downBytes += buffer.readableBytes
             return (state.clearSuspended(), state.downBytes >= highWater)
         }
-        if resume { MHD_resume_connection(connection) }
+        if resume { resumeConnection() }
         guard mustWait else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome = state.withLock { state -> Result<Void, any Error>? in

@@ -12,7 +12,7 @@ import Synchronization
 /// response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is parked per request.
 public final class HTTPServer: Sendable {
     let context: ServerContext
-    private let daemon = Mutex<DaemonHandle?>(nil)
+    private let loop = Mutex<DaemonLoop?>(nil)
     private let boundPort = Atomic(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
@@ -28,7 +28,16 @@ public final class HTTPServer: Sendable {
     /// - Throws: when the address cannot be bound or the TLS files are unusable.
     public func start() throws {
         let started = try Daemon.start(context)
-        daemon.withLock { $0 = started }
+        let daemonLoop: DaemonLoop
+        do {
+            daemonLoop = try DaemonLoop(daemon: started, context: context)
+            try daemonLoop.start()
+        } catch {
+            MHD_stop_daemon(started.pointer)
+            started.logTarget.deallocate()
+            throw error
+        }
+        loop.withLock { $0 = daemonLoop }
         boundPort.store(Int(cmhd_daemon_port(started.pointer)), ordering: .relaxed)
         let context = self.context
         sweeper.withLock {
@@ -51,10 +60,10 @@ public final class HTTPServer: Sendable {
     /// Stops accepting at once (new connections are refused), lets exchanges in flight finish for up to
     /// `gracePeriod`, then ends the rest and closes every connection. Safe to call more than once.
     public func shutdown(gracePeriod: Duration = .seconds(25)) async {
-        guard let handle = daemon.withLock({ $0.take() }) else { return }
+        guard let daemonLoop = loop.withLock({ $0.take() }) else { return }
+        let handle = daemonLoop.daemon
         context.stopping.store(true, ordering: .relaxed)
-        let listener = MHD_quiesce_daemon(handle.pointer)
-        if listener >= 0 { close(listener) }
+        await daemonLoop.quiesce()
         let drainDeadline = ContinuousClock.now + gracePeriod
         while context.registry.count > 0, ContinuousClock.now < drainDeadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -67,6 +76,8 @@ public final class HTTPServer: Sendable {
             for exchange in context.registry.all { exchange.abort() }
             try? await Task.sleep(for: .milliseconds(5))
         } while context.registry.all.contains(where: \.isSuspended) && ContinuousClock.now < abortDeadline
+        await daemonLoop.stop()
+        // The loop thread has left MHD for good: stopping from here is the one MHD call made off that thread.
         MHD_stop_daemon(handle.pointer)
         handle.logTarget.deallocate()
         sweeper.withLock { $0.take() }?.cancel()

@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// A request body as an async sequence of chunks. Reading it pulls from the connection, so a slow reader slows
 /// the client down (backpressure) instead of filling memory. It can be iterated once.
@@ -60,8 +61,6 @@ public struct RequestBody: AsyncSequence, Sendable {
 protocol RequestBodySource: Sendable {
     func nextChunk() async throws -> ByteBuffer?
 }
-
-import Synchronization
 
 final class ChunkListSource: RequestBodySource {
     private let chunks: Mutex<ArraySlice<ByteBuffer>>

@@ -19,7 +19,8 @@ enum RequestValidator {
         var headerBytes = target.utf8.count + method.utf8.count + 12
         for field in headers { headerBytes += field.name.utf8.count + field.value.utf8.count + 4 }
         if headerBytes > limits.maxHeaderBytes {
-            return .failure(Rejection(status: 431, code: "headers_too_large", detail: "The request headers are too large."))
+            return .failure(
+                Rejection(status: 431, code: "headers_too_large", detail: "The request headers are too large."))
         }
         if method == "CONNECT" {
             return .failure(Rejection(status: 400, code: "bad_request", detail: "CONNECT is not supported."))

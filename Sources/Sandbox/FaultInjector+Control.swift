@@ -4,18 +4,18 @@ import MicroHTTPServer
 /// credential; through the gateway they are reached as `/genie/_sandbox/...` and `/labric/_sandbox/...`.
 /// Bodies are JSON; every field but the fault's own number is optional. `Retry-After` may be a number or a string.
 ///
-/// | request | effect |
-/// |---|---|
-/// | `GET /_sandbox/stats` | `{"total": n, "requests": {path: n}, "counters": {"genie.logins": n, ...}}` |
-/// | `POST /_sandbox/stats/reset` | zeroes the counters |
-/// | `GET /_sandbox/faults` | the pending rules |
-/// | `DELETE /_sandbox/faults` | removes every pending rule |
-/// | `POST /_sandbox/faults/latency` | `{"ms": 250, "pathPrefix": "/", "count": 3}` (no count: until cleared) |
-/// | `POST /_sandbox/faults/status` | `{"status": 503, "pathPrefix": "/", "method": "POST", "count": 1, "retryAfter": 2}` |
-/// | `POST /_sandbox/faults/token-exchange` | `{"status": 503, "count": 1, "retryAfter": 1}`: the next logins fail |
-/// | `POST /_sandbox/faults/drop` | `{"afterBytes": 100, "pathPrefix": "/", "count": 1}`: body cut, connection aborted |
-/// | `POST /_sandbox/tokens/revoke` | every issued private token stops working; answers `{"revoked": n}` |
-/// | `POST /_sandbox/reset` | removes every rule, zeroes the counters, restores the simulators' seeded data |
+/// - `GET /_sandbox/stats`: `{"total": n, "requests": {path: n}, "counters": {"genie.logins": n, ...}}`.
+/// - `POST /_sandbox/stats/reset`: zeroes the counters.
+/// - `GET /_sandbox/faults`: the pending rules. `DELETE /_sandbox/faults`: removes them all.
+/// - `POST /_sandbox/faults/latency` `{"ms": 250, "pathPrefix": "/", "count": 3}`: delays matching requests
+///   (without a count, until cleared).
+/// - `POST /_sandbox/faults/status` `{"status": 503, "pathPrefix": "/", "method": "POST", "count": 2, "retryAfter": 1}`
+///   (method optional): the next matching requests get that status (and `Retry-After`) without being served.
+/// - `POST /_sandbox/faults/token-exchange` `{"status": 503, "count": 1, "retryAfter": 1}`: the next logins fail.
+/// - `POST /_sandbox/faults/drop` `{"afterBytes": 100, "pathPrefix": "/", "count": 1}`: the next matching responses
+///   announce their full length, send that many bytes, then the connection is aborted.
+/// - `POST /_sandbox/tokens/revoke`: every issued private token stops working; answers `{"revoked": n}`.
+/// - `POST /_sandbox/reset`: removes every rule, zeroes the counters, restores the simulators' seeded data.
 ///
 /// Answers are 200 with a JSON body, 400 `{"detail": ...}` for a bad body, 404 for an unknown control path.
 extension FaultInjector {

@@ -103,8 +103,9 @@ extension FaultInjector {
                     latencies.map {
                         [
                             "pathPrefix": .string($0.pathPrefix),
-                            "ms": .number(Double($0.delay.components.seconds) * 1000
-                                + Double($0.delay.components.attoseconds) / 1e15),
+                            "ms": .number(
+                                Double($0.delay.components.seconds) * 1000
+                                    + Double($0.delay.components.attoseconds) / 1e15),
                             "remaining": $0.remaining.map { .number(Double($0)) } ?? .null,
                         ]
                     }

@@ -68,7 +68,8 @@ public final class FaultInjector: Sendable {
         var cut = response
         cut.body = .stream(length: full.readableBytes) { writer in
             try await writer.write(head)
-            throw SandboxError(.connectionDropped, "sandbox fault: connection dropped after \(head.readableBytes) bytes")
+            throw SandboxError(
+                .connectionDropped, "sandbox fault: connection dropped after \(head.readableBytes) bytes")
         }
         return cut
     }
@@ -129,7 +130,9 @@ public final class FaultInjector: Sendable {
 
     /// Cuts the bodies of the next `count` matching responses after `afterBytes` bytes.
     public func dropConnections(afterBytes: Int, pathPrefix: String = "/", count: Int = 1) {
-        state.withLock { $0.drops.append(.init(pathPrefix: pathPrefix, afterBytes: max(0, afterBytes), remaining: count)) }
+        state.withLock {
+            $0.drops.append(.init(pathPrefix: pathPrefix, afterBytes: max(0, afterBytes), remaining: count))
+        }
     }
 
     /// Registers what "revoke every issued token" means for a simulator; the handler returns how many it revoked.

@@ -4,6 +4,10 @@ import ArgumentParser
 struct Labgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labgate",
-        abstract: "A local HTTP gateway that holds the Genie and Labric credentials for lab scripts."
+        abstract: "A local HTTP gateway that holds the Genie and Labric credentials for lab scripts.",
+        subcommands: [
+            CheckConfigCommand.self,
+            HealthCommand.self,
+        ]
     )
 }

@@ -13,11 +13,11 @@ import Testing
 
     @Test func clientVanishingMidUploadCancelsTheHandler() async throws {
         let outcome = Outcome()
-        let baseline = ProcessStats.openFileDescriptors()
+        let reading = Flag()
         try await withServer(responder: { request in
             defer { outcome.ended.set() }
             do {
-                for try await _ in request.body {}
+                for try await _ in request.body { reading.set() }
             } catch {
                 outcome.sawError.set()
                 throw error
@@ -25,22 +25,24 @@ import Testing
             return HTTPServerResponse(status: 200)
         }) { server in
             let port = server.port
+            let baseline = ProcessStats.openFileDescriptors()
             try await offPool {
                 let client = try RawClient(port: port)
                 try client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
                 try client.send([UInt8](repeating: 7, count: 100_000))
+                // Vanish only once the handler is reading: then there is a handler to cancel.
+                while !reading.value { Thread.sleep(forTimeInterval: 0.005) }
                 client.reset()
             }
             #expect(await eventually { outcome.ended.value })
             #expect(outcome.sawError.value)
             #expect(await eventually { server.inFlightCount == 0 })
+            #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
         }
-        #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
     }
 
     @Test func clientVanishingMidDownloadCancelsTheHandler() async throws {
         let outcome = Outcome()
-        let baseline = ProcessStats.openFileDescriptors()
         try await withServer(responder: { _ in
             HTTPServerResponse(
                 status: 200,
@@ -57,6 +59,7 @@ import Testing
             )
         }) { server in
             let port = server.port
+            let baseline = ProcessStats.openFileDescriptors()
             try await offPool {
                 let client = try RawClient(port: port)
                 try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -70,8 +73,8 @@ import Testing
             #expect(await eventually { outcome.ended.value })
             #expect(outcome.sawError.value)
             #expect(await eventually { server.inFlightCount == 0 })
+            #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
         }
-        #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
     }
 
     @Test func clientVanishingWhileTheHandlerThinksCancelsIt() async throws {

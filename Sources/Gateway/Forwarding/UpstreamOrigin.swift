@@ -78,7 +78,8 @@ public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
         guard !hostPart.isEmpty, hostPart.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else { return nil }
         guard let portPart else { return (hostPart.lowercased(), nil) }
         if portPart.isEmpty { return (hostPart.lowercased(), nil) }
-        guard portPart.count <= 5, portPart.allSatisfy(\.isASCII), let port = Int(portPart), (1...65535).contains(port)
+        guard portPart.utf8.count <= 5, portPart.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let port = Int(portPart), (1...65535).contains(port)
         else { return nil }
         return (hostPart.lowercased(), port)
     }

@@ -92,7 +92,9 @@ public enum PathNormalizer {
             if byte <= 0x20 || byte == 0x7F { return "The path contains a space or control character." }
             if byte == UInt8(ascii: "#") { return "The path contains a fragment." }
             if byte == UInt8(ascii: "%") {
-                guard let value = hexPair(path, at: i + 1) else { return "The path contains a malformed percent-escape." }
+                guard let value = hexPair(path, at: i + 1) else {
+                    return "The path contains a malformed percent-escape."
+                }
                 if value == 0x00 || value == 0x0D || value == 0x0A {
                     return "The path contains an encoded NUL, CR or LF."
                 }

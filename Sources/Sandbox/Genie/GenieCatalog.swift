@@ -25,8 +25,10 @@ enum GenieCatalog {
                 "category": .string(category),
                 "manufacturer": .string(manufacturer),
                 "partNumber": .string(partNumber),
-                "format": ["rows": .number(Double(rows)), "columns": .number(Double(columns)),
-                           "wells": .number(Double(rows * columns))],
+                "format": [
+                    "rows": .number(Double(rows)), "columns": .number(Double(columns)),
+                    "wells": .number(Double(rows * columns)),
+                ],
                 "dimensionsMm": ["x": 127.76, "y": 85.48, "z": .number(heightMm)],
                 "well": [
                     "maxVolumeUl": .number(volumeUl), "depthMm": .number(depthMm), "shape": .string(shape),

@@ -100,12 +100,17 @@ extension GenieInstrument {
                 }
                 let plate = args.string("Plate Type")
                 var generator = SeededGenerator(seed: "fl|\(excitation)|\(emission)|\(args.number("Gain"))|\(plate)")
-                let wells = wellNames(plate).map { ($0, JSONValue.number(generator.reading(in: 100...60_000).rounded())) }
+                let wells = wellNames(plate).map {
+                    ($0, JSONValue.number(generator.reading(in: 100...60_000).rounded()))
+                }
                 return .success(
                     after: 60,
                     "Fluorescence read complete (\(wells.count) wells)",
                     output: "Gen5 3.12: plate in, read started\nFluorescence endpoint read complete\n",
-                    results: ["unit": "RFU", "plateType": .string(plate), "wells": .object(Dictionary(uniqueKeysWithValues: wells))]
+                    results: [
+                        "unit": "RFU", "plateType": .string(plate),
+                        "wells": .object(Dictionary(uniqueKeysWithValues: wells)),
+                    ]
                 )
             },
             GenieAction(name: "open_tray", parameters: []) { _ in
@@ -141,7 +146,8 @@ extension GenieInstrument {
                 return .success(
                     after: 6 + 3 * mixes,
                     "Transferred \(v) uL from \(source) to \(destination)",
-                    output: "pick_up_tip\naspirate \(v) \(source)\ndispense \(v) \(destination)\nmix \(GenieParameter.format(mixes))\ndrop_tip\n",
+                    output: "pick_up_tip\naspirate \(v) \(source)\ndispense \(v) \(destination)\n"
+                        + "mix \(GenieParameter.format(mixes))\ndrop_tip\n",
                     results: [
                         "source": .string(source), "destination": .string(destination), "volumeUl": .number(volume),
                         "mixCycles": .number(mixes), "tipsUsed": 1,

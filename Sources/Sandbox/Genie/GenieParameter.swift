@@ -47,8 +47,12 @@ struct GenieParameter: Sendable {
             value = .number(number)
         case .string:
             guard let text = raw.stringValue else { throw wrongType("a string", raw) }
-            if let min, Double(text.count) < min { throw invalid("min", "must be at least \(Self.format(min)) characters long") }
-            if let max, Double(text.count) > max { throw invalid("max", "must be at most \(Self.format(max)) characters long") }
+            if let min, Double(text.count) < min {
+                throw invalid("min", "must be at least \(Self.format(min)) characters long")
+            }
+            if let max, Double(text.count) > max {
+                throw invalid("max", "must be at most \(Self.format(max)) characters long")
+            }
             value = .string(text)
         case .volume:
             guard let microlitres = GenieQuantity.microlitres(raw) else {
@@ -93,7 +97,8 @@ struct GenieParameter: Sendable {
     }
 
     private func wrongType(_ expected: String, _ raw: JSONValue) -> GenieError {
-        .invalidValue(name, rule: "type", "parameter '\(name)' (\(type.rawValue)) must be \(expected), got \(raw.jsonText)")
+        .invalidValue(
+            name, rule: "type", "parameter '\(name)' (\(type.rawValue)) must be \(expected), got \(raw.jsonText)")
     }
 
     /// A number given as JSON or as the text the docs show (`"500"`).

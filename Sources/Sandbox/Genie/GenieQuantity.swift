@@ -16,7 +16,7 @@ enum GenieQuantity {
             guard let scale = timeUnits[unit] else { return nil }
             total += number * scale
         }
-        return total
+        return total / 1000
     }
 
     static func microlitres(_ raw: JSONValue) -> Double? {
@@ -26,18 +26,19 @@ enum GenieQuantity {
         }
         if let number = Double(text) { return number.isFinite ? number : nil }
         guard let parts = pairs(text), parts.count == 1, let scale = volumeUnits[parts[0].unit] else { return nil }
-        return parts[0].number * scale
+        return parts[0].number * scale / 1000
     }
 
+    /// Milliseconds per unit: whole numbers, so that "500ms" is exactly 0.5 s after the one division.
     private static let timeUnits: [String: Double] = [
-        "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-        "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-        "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+        "ms": 1, "s": 1e3, "sec": 1e3, "secs": 1e3, "second": 1e3, "seconds": 1e3,
+        "m": 6e4, "min": 6e4, "mins": 6e4, "minute": 6e4, "minutes": 6e4,
+        "h": 3.6e6, "hr": 3.6e6, "hrs": 3.6e6, "hour": 3.6e6, "hours": 3.6e6,
     ]
 
-    /// Both micro signs (U+00B5 and U+03BC) appear in lab software exports.
+    /// Nanolitres per unit. Both micro signs (U+00B5 and U+03BC) appear in lab software exports.
     private static let volumeUnits: [String: Double] = [
-        "nl": 0.001, "ul": 1, "\u{00B5}l": 1, "\u{03BC}l": 1, "ml": 1000, "l": 1_000_000,
+        "nl": 1, "ul": 1e3, "\u{00B5}l": 1e3, "\u{03BC}l": 1e3, "ml": 1e6, "l": 1e9,
     ]
 
     /// `hh:mm:ss` or `mm:ss`.

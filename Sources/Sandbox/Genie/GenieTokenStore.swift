@@ -20,8 +20,10 @@ final class GenieTokenStore: Sendable {
             "exp": .number(expiry.timeIntervalSince1970.rounded(.down)),
             "jti": .string(Self.randomBase64URL(count: 9)),
         ]
-        let token = [Self.base64URL(Data(header.jsonText.utf8)), Self.base64URL(Data(claims.jsonText.utf8)),
-                     Self.randomBase64URL(count: 32)].joined(separator: ".")
+        let token = [
+            Self.base64URL(Data(header.jsonText.utf8)), Self.base64URL(Data(claims.jsonText.utf8)),
+            Self.randomBase64URL(count: 32),
+        ].joined(separator: ".")
         issued.withLock { tokens in
             // Forget expired tokens as new ones come, so memory stays bounded however long the sandbox runs.
             tokens = tokens.filter { $0.value > now }

@@ -4,12 +4,22 @@
 struct LabricPayload: Sendable {
     private(set) var fields: [String: JSONValue]
     private let location: [JSONValue]
-    private var issues: [LabricIssue] = []
+    private(set) var issues: [LabricIssue] = []
 
     /// - Parameter location: the prefix of each issue's `loc`, e.g. `["body", "payload"]` or `["query"]`.
     init(_ fields: [String: JSONValue], location: [String] = ["body", "payload"]) {
+        self.init(fields, at: location.map { .string($0) })
+    }
+
+    /// For an object nested in the body, e.g. at `["body", "payload", "tables", 0]`.
+    init(_ fields: [String: JSONValue], at location: [JSONValue]) {
         self.fields = fields
-        self.location = location.map { .string($0) }
+        self.location = location
+    }
+
+    /// Takes over the problems found in a nested object.
+    mutating func absorb(_ nested: LabricPayload) {
+        issues += nested.issues
     }
 
     mutating func validate() throws(LabricAPIError) {
@@ -114,7 +124,9 @@ struct LabricPayload: Sendable {
         for (index, item) in items.enumerated() {
             guard let object = item.objectValue else {
                 issues.append(
-                    LabricIssue(type: "dict_type", loc: location + [.string(name), .number(Double(index))], msg: "Input should be a valid dictionary")
+                    LabricIssue(
+                        type: "dict_type", loc: location + [.string(name), .number(Double(index))],
+                        msg: "Input should be a valid dictionary")
                 )
                 continue
             }

@@ -10,10 +10,14 @@ extension LabricSimulator {
     func jsonBody(_ call: Call) async throws -> [String: JSONValue] {
         let buffer = try await bodyBytes(call.request)
         guard buffer.readableBytes > 0 else { return [:] }
-        guard let value = JSONValue(parsing: buffer) else { throw LabricAPIError.badRequest("Cannot parse request body") }
+        guard let value = JSONValue(parsing: buffer) else {
+            throw LabricAPIError.badRequest("Cannot parse request body")
+        }
         guard let object = value.objectValue else {
             throw LabricAPIError.validation([
-                LabricIssue(type: "model_attributes_type", loc: ["body", "payload"], msg: "Input should be a valid dictionary or object to extract fields from")
+                LabricIssue(
+                    type: "model_attributes_type", loc: ["body", "payload"],
+                    msg: "Input should be a valid dictionary or object to extract fields from")
             ])
         }
         return object
@@ -31,7 +35,8 @@ extension LabricSimulator {
     }
 
     private static func tooLarge(_ limit: Int) -> LabricAPIError {
-        LabricAPIError(413, "Request body is larger than the platform's limit of \(limit) bytes; upload files with a signed URL")
+        LabricAPIError(
+            413, "Request body is larger than the platform's limit of \(limit) bytes; upload files with a signed URL")
     }
 
     /// The query string as name to value (the last one wins), percent-decoded, `+` read as a space.

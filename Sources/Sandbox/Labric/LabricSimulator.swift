@@ -116,7 +116,8 @@ public struct LabricSimulator: HTTPResponder {
                 return error.response
             }
         case .methodNotAllowed(let allowed):
-            return .json(["detail": "Method not allowed"], status: 405, headers: ["Allow": allowed.joined(separator: ", ")])
+            return .json(
+                ["detail": "Method not allowed"], status: 405, headers: ["Allow": allowed.joined(separator: ", ")])
         case .notFound:
             return .json(["detail": "Not Found"], status: 404)
         }
@@ -140,7 +141,8 @@ public struct LabricSimulator: HTTPResponder {
         func api(_ method: String, _ pattern: String, _ scope: Scope, _ handler: @escaping Handler) {
             router.add(method, "/api/v1" + pattern) { routed in
                 let key = try simulator.authenticate(routed.request, scope)
-                return try await handler(simulator, Call(request: routed.request, parameters: routed.parameters, key: key))
+                return try await handler(
+                    simulator, Call(request: routed.request, parameters: routed.parameters, key: key))
             }
         }
         api("GET", "/files", .read) { try await $0.listFiles($1) }

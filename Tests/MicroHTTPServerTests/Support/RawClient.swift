@@ -98,7 +98,9 @@ final class RawClient {
     func readResponse(head: Bool = false, onBody: (([UInt8]) throws -> Void)? = nil) throws -> Response {
         guard let statusLine = try readLine() else { throw Failure(description: "connection closed before a response") }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "bad status: \(statusLine)") }
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw Failure(description: "bad status: \(statusLine)")
+        }
         var headers: [(String, String)] = []
         while let line = try readLine(), !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { continue }

@@ -1,0 +1,176 @@
+import MicroHTTPServer
+
+/// The header rules of DESIGN.md for one upstream route: what is forwarded, what comes back, and `Location` rewrites.
+///
+/// Pure functions over header lists; the forwarder calls them once per request and once per response.
+public struct HeaderFilter: Sendable {
+    /// The upstream whose origin `Location` headers are compared with.
+    public let upstream: UpstreamOrigin
+    /// The gateway path the route lives under, e.g. `/labric`.
+    public let routePrefix: String
+    /// The upstream path `routePrefix` maps to: "" for Genie (its routes start at the origin), the base path of
+    /// `LABRIC_API_BASE_URL` for Labric.
+    public let upstreamPath: String
+
+    /// Headers of a request as they go upstream, and what the body framing said.
+    public struct ForwardedRequest: Sendable {
+        /// The headers to send, with `Host` and `X-Request-Id` set and no framing headers: the HTTP client frames
+        /// the body itself from its length.
+        public var headers: HTTPHeaders
+        /// The client's `Content-Length`, when it sent one.
+        public var contentLength: Int?
+        /// Whether the client sent the body chunked (its length is then unknown).
+        public var isChunked: Bool
+    }
+
+    /// Header names (lowercase) that are never forwarded upstream: the client's credential, the hop-by-hop set,
+    /// and the ones labgate sets itself.
+    static let droppedFromRequests: Set<String> = hopByHop.union([
+        "authorization", "host", "x-request-id", "expect", "content-length",
+    ])
+
+    /// Header names (lowercase) that are never returned: the hop-by-hop set and the framing the server sets itself.
+    static let droppedFromResponses: Set<String> = hopByHop.union(["content-length", "x-request-id"])
+
+    /// The hop-by-hop header names of RFC 9110 section 7.6.1 plus `Proxy-Connection`, lowercase.
+    public static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te", "trailer",
+        "transfer-encoding", "upgrade",
+    ]
+
+    /// Creates the filter of one route.
+    /// - Parameters:
+    ///   - upstream: The upstream's URL, parsed.
+    ///   - routePrefix: The gateway path of the route, e.g. `/genie`.
+    ///   - upstreamPath: The upstream path the route prefix maps to ("" when it maps to the origin's root).
+    public init(upstream: UpstreamOrigin, routePrefix: String, upstreamPath: String = "") {
+        self.upstream = upstream
+        self.routePrefix = Self.withoutTrailingSlash(routePrefix)
+        self.upstreamPath = Self.withoutTrailingSlash(upstreamPath)
+    }
+
+    /// The headers to forward for a client's request.
+    /// - Parameters:
+    ///   - incoming: The client's headers, as received.
+    ///   - requestID: The request id (see `requestID(from:)`), sent upstream as `X-Request-Id`.
+    /// - Throws: `GatewayError` `.badRequest` when `Content-Length` is malformed, disagrees with itself, or comes
+    ///   together with `Transfer-Encoding` (a request-smuggling shape).
+    public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
+        let named = Self.connectionTokens(incoming)
+        var out = HTTPHeaders()
+        var contentLength: Int?
+        var isChunked = false
+        for field in incoming {
+            let name = Self.lowercasedASCII(field.name)
+            if name == "content-length" {
+                guard let length = Self.parseContentLength(field.value), contentLength == nil || contentLength == length
+                else { throw GatewayError(.badRequest, "The Content-Length header is malformed.") }
+                contentLength = length
+            } else if name == "transfer-encoding" {
+                isChunked = true
+            }
+            if Self.droppedFromRequests.contains(name) || named.contains(name) { continue }
+            out.add(field.name, field.value)
+        }
+        if isChunked && contentLength != nil {
+            throw GatewayError(.badRequest, "Content-Length and Transfer-Encoding must not be sent together.")
+        }
+        out.add("Host", upstream.hostHeader)
+        out.add("X-Request-Id", requestID)
+        return ForwardedRequest(headers: out, contentLength: contentLength, isChunked: isChunked)
+    }
+
+    /// The headers to return to the client for an upstream's response.
+    /// - Parameters:
+    ///   - upstreamHeaders: The upstream's response headers.
+    ///   - requestID: The request id, returned as `X-Request-Id` (replacing any the upstream sent).
+    ///   - gatewayOrigin: The gateway's `scheme://host:port` for absolute `Location` rewrites; nil gives an
+    ///     absolute-path reference (`/labric/...`), which every client resolves against the gateway.
+    public func response(_ upstreamHeaders: HTTPHeaders, requestID: String, gatewayOrigin: String? = nil) -> HTTPHeaders
+    {
+        let named = Self.connectionTokens(upstreamHeaders)
+        var out = HTTPHeaders()
+        for field in upstreamHeaders {
+            let name = Self.lowercasedASCII(field.name)
+            if Self.droppedFromResponses.contains(name) || named.contains(name) { continue }
+            if name == "location" {
+                out.add(field.name, rewriteLocation(field.value, gatewayOrigin: gatewayOrigin))
+            } else {
+                out.add(field.name, field.value)
+            }
+        }
+        out.add("X-Request-Id", requestID)
+        return out
+    }
+
+    // MARK: - Request ids
+
+    /// The client's `X-Request-Id` when it is a sane token (1-128 of `A-Z a-z 0-9 . _ -`), else a new one.
+    public static func requestID(from headers: HTTPHeaders) -> String {
+        if let offered = headers["X-Request-Id"], isValidRequestID(offered) { return offered }
+        return RequestID.make()
+    }
+
+    /// Whether a request id may be echoed back and logged as is.
+    public static func isValidRequestID(_ id: String) -> Bool {
+        let bytes = id.utf8
+        return (1...128).contains(bytes.count)
+            && bytes.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                    true
+                default: false
+                }
+            }
+    }
+
+    // MARK: - Helpers
+
+    /// The header names listed in `Connection`, lowercase: they are hop-by-hop for this message only.
+    public static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
+        var tokens: Set<String> = []
+        for value in headers.values("Connection") {
+            for token in value.split(separator: ",") {
+                let trimmed = token.trimmingASCIIWhitespace()
+                if !trimmed.isEmpty { tokens.insert(lowercasedASCII(String(trimmed))) }
+            }
+        }
+        return tokens
+    }
+
+    /// The length a `Content-Length` value states, or nil when it is malformed. A list of equal values (`5, 5`)
+    /// counts as one, as RFC 9110 allows.
+    public static func parseContentLength(_ value: String) -> Int? {
+        var result: Int?
+        for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let digits = part.trimmingASCIIWhitespace()
+            guard (1...18).contains(digits.utf8.count), digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let length = Int(digits), result == nil || result == length
+            else { return nil }
+            result = length
+        }
+        return result
+    }
+
+    static func lowercasedASCII(_ name: String) -> String {
+        guard name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return name }
+        return String(decoding: name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    static func withoutTrailingSlash(_ path: String) -> String {
+        var path = Substring(path)
+        while path.last == "/" { path.removeLast() }
+        return String(path)
+    }
+}
+
+extension Substring {
+    /// Drops spaces and tabs at both ends (the optional whitespace of HTTP lists).
+    func trimmingASCIIWhitespace() -> Substring {
+        var s = self
+        while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
+        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
+        return s
+    }
+}

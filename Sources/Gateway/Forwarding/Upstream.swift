@@ -1,0 +1,27 @@
+import MicroHTTPServer
+
+/// One configured upstream as the forwarder sees it: where it is, its header rules, and its credential.
+public struct Upstream: Sendable {
+    public let name: Route.Upstream
+    public let origin: UpstreamOrigin
+    public let filter: HeaderFilter
+    /// The long-lived credential (Labric API key, Genie public token), read per request so rotation takes effect.
+    public let credential: SecretValue
+
+    public init(name: Route.Upstream, origin: UpstreamOrigin, credential: SecretValue) {
+        self.name = name
+        self.origin = origin
+        self.credential = credential
+        switch name {
+        case .labric:
+            filter = HeaderFilter(upstream: origin, routePrefix: "/labric", upstreamPath: origin.basePath)
+        case .genie:
+            filter = HeaderFilter(upstream: origin, routePrefix: "/genie", upstreamPath: "")
+        }
+    }
+
+    /// The absolute URL for an upstream target from `Route.upstreamTarget` (which already carries any base path).
+    func url(for target: String) -> String {
+        origin.origin + target
+    }
+}

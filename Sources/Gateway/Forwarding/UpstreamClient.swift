@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import MicroHTTPServer
+import NIOCore
+import NIOHTTP1
+
+/// AsyncHTTPClient set up as a pass-through proxy needs it: a pool per upstream, no redirects followed, no
+/// decompression, connect and idle (read) timeouts, and transport failures turned into labgate's 502/504.
+public final class UpstreamClient: Sendable {
+    public struct Configuration: Sendable {
+        public var connectTimeout: Duration = .seconds(5)
+        /// The longest silence allowed while waiting for the upstream's bytes.
+        public var idleTimeout: Duration = .seconds(60)
+        /// The whole exchange, body included, must end within this.
+        public var requestTimeout: Duration = .seconds(600)
+        /// Pooled keep-alive connections per upstream host.
+        public var connectionsPerHost: Int = 1024
+
+        public init() {}
+    }
+
+    /// A request body as it goes upstream.
+    public enum Body: Sendable {
+        case none
+        /// Kept in memory: it can be sent again (the 401 replay).
+        case bytes(ByteBuffer)
+        /// Streamed from the client as it arrives; `length` nil sends it chunked.
+        case stream(RequestBody, length: Int?)
+
+        var isReplayable: Bool {
+            if case .stream = self { return false }
+            return true
+        }
+    }
+
+    let http: HTTPClient
+    let configuration: Configuration
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+        var settings = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: .nanoseconds(configuration.connectTimeout.nanoseconds),
+                read: .nanoseconds(configuration.idleTimeout.nanoseconds)
+            ),
+            decompression: .disabled
+        )
+        settings.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerHost
+        settings.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// Sends one request and returns once the response head has arrived; the body streams on from there.
+    /// - Throws: `GatewayError` `.upstreamUnreachable` (502) or `.upstreamTimeout` (504); `CancellationError`
+    ///   when the client went away.
+    public func send(method: String, url: String, headers: MicroHTTPServer.HTTPHeaders, body: Body) async throws
+        -> HTTPClientResponse
+    {
+        var request = HTTPClientRequest(url: url)
+        request.method = NIOHTTP1.HTTPMethod(rawValue: method)
+        request.headers = NIOHTTP1.HTTPHeaders(headers.map { ($0.name, $0.value) })
+        switch body {
+        case .none:
+            request.body = nil
+        case .bytes(let buffer):
+            request.body = .bytes(buffer)
+        case .stream(let stream, let length):
+            request.body = .stream(stream, length: length.map { .known(Int64($0)) } ?? .unknown)
+        }
+        do {
+            return try await http.execute(request, timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
+        } catch {
+            throw Self.gatewayError(for: error)
+        }
+    }
+
+    /// labgate's error for a transport failure; a cancellation stays a cancellation.
+    static func gatewayError(for error: any Error) -> any Error {
+        if error is CancellationError || error is GatewayError { return error }
+        if let httpError = error as? HTTPClientError {
+            switch httpError {
+            case .readTimeout, .deadlineExceeded, .writeTimeout:
+                return GatewayError(.upstreamTimeout, "The upstream did not answer in time.")
+            case .cancelled:
+                return CancellationError()
+            default:
+                break
+            }
+        }
+        if error is HTTPServerError { return error }
+        return GatewayError(.upstreamUnreachable, "The upstream could not be reached.")
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

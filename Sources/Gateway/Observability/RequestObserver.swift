@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+
+// Prometheus has types of the same names: labgate records through swift-metrics.
+typealias Gauge = Metrics.Gauge
+typealias Counter = Metrics.Counter
+typealias Timer = Metrics.Timer
+
+/// Metrics (Prometheus text through swift-metrics) and the access log: everything labgate records per request.
+/// Labels are bounded (route names, known methods, status codes), and nothing recorded ever holds a secret.
+public final class RequestObserver: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let accessLog: Logger?
+    let inflight: Gauge
+    /// Read at scrape time: seconds until each upstream's private token expires.
+    let expiryProbes: [String: @Sendable () -> Double?]
+
+    /// - Parameters:
+    ///   - accessLog: one line per request goes here; nil turns the access log off.
+    ///   - expiryProbes: upstream name → seconds until its private token expires (nil without a token).
+    public init(accessLog: Logger?, expiryProbes: [String: @Sendable () -> Double?] = [:]) {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
+        self.factory = factory
+        self.accessLog = accessLog
+        self.expiryProbes = expiryProbes
+        inflight = Gauge(label: "labgate_inflight_requests", factory: factory)
+        inflight.record(0)
+        for upstream in expiryProbes.keys {
+            Gauge(label: "labgate_token_expiry_seconds", dimensions: [("upstream", upstream)], factory: factory)
+                .record(0)
+        }
+    }
+
+    let inflightCount = ByteCounter()
+
+    func started(route: String) {
+        inflightCount.add(1)
+        inflight.record(inflightCount.value)
+    }
+
+    func finished(route: String) {
+        inflightCount.add(-1)
+        inflight.record(inflightCount.value)
+    }
+
+    func upstreamError(route: String, code: String) {
+        Counter(
+            label: "labgate_upstream_errors_total", dimensions: [("route", route), ("code", code)], factory: factory
+        )
+        .increment()
+    }
+
+    /// For `TokenManager`'s `onExchange`.
+    public func tokenRefreshed(upstream: String, result: String) {
+        Counter(
+            label: "labgate_token_refreshes_total", dimensions: [("upstream", upstream), ("result", result)],
+            factory: factory
+        ).increment()
+    }
+
+    /// Records one finished exchange: the request counter, the latency histogram, the access-log line.
+    func completed(_ record: RequestRecord, bytes: Int, failed: Bool = false) {
+        let duration = ContinuousClock.now - record.started
+        Counter(
+            label: "labgate_requests_total",
+            dimensions: [
+                ("route", record.route), ("method", Self.methodLabel(record.method)), ("status", "\(record.status)"),
+            ],
+            factory: factory
+        ).increment()
+        Timer(label: "labgate_request_duration_seconds", dimensions: [("route", record.route)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+        guard let accessLog else { return }
+        var metadata: Logger.Metadata = [
+            "request_id": .string(record.requestID),
+            "route": .string(record.route),
+            "method": .string(record.method),
+            "path": .string(record.path),
+            "status": .stringConvertible(record.status),
+            "bytes": .stringConvertible(bytes),
+            "duration_ms": .stringConvertible(duration.milliseconds),
+        ]
+        if let client = record.client { metadata["client"] = .string(client) }
+        if let peer = record.peer { metadata["peer"] = .string(peer) }
+        if let upstream = record.upstreamDuration {
+            metadata["upstream_ms"] = .stringConvertible(upstream.milliseconds)
+        }
+        if failed { metadata["aborted"] = .stringConvertible(true) }
+        accessLog.info("request", metadata: metadata)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func metricsText() -> ByteBuffer {
+        for (upstream, probe) in expiryProbes {
+            Gauge(label: "labgate_token_expiry_seconds", dimensions: [("upstream", upstream)], factory: factory)
+                .record(probe() ?? 0)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8192)
+        registry.emit(into: &bytes)
+        return ByteBuffer(bytes: bytes)
+    }
+
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    /// Methods are client-chosen strings: only known ones become labels, so the series stay bounded.
+    static func methodLabel(_ method: String) -> String {
+        knownMethods.contains(method) ? method : "OTHER"
+    }
+}
+
+extension Duration {
+    /// Whole and fractional milliseconds, rounded to microseconds for the log.
+    var milliseconds: Double {
+        Double(nanoseconds / 1000) / 1000
+    }
+}

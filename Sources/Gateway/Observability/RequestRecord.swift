@@ -1,0 +1,23 @@
+import Synchronization
+
+/// What the access log and the request metrics need to know about one exchange.
+public struct RequestRecord: Sendable {
+    public var requestID: String
+    public var route: String
+    public var method: String
+    /// The path without the query string (queries may carry anything).
+    public var path: String
+    public var status: Int
+    public var peer: String?
+    /// Who made the request, when client keys are on.
+    public var client: String?
+    public var started: ContinuousClock.Instant
+    public var upstreamDuration: Duration?
+}
+
+/// Counts a streamed body's bytes as they pass.
+final class ByteCounter: Sendable {
+    private let count = Atomic(0)
+    func add(_ n: Int) { count.add(n, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}
