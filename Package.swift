@@ -89,6 +89,11 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // Drive the built `labgate` binary with real clients (curl, the Labric SDK, the Genie example script).
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Sandbox", "MicroHTTPServer"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,8 @@ struct Labgate: AsyncParsableCommand {
         commandName: "labgate",
         abstract: "A local HTTP gateway that holds the Genie and Labric credentials for lab scripts.",
         subcommands: [
+            ServeCommand.self,
+            SandboxCommand.self,
             CheckConfigCommand.self,
             HealthCommand.self,
         ]

@@ -1,0 +1,103 @@
+import Logging
+import MicroHTTPServer
+import ServiceLifecycle
+
+/// The whole gateway built from a configuration: the upstream client, the token manager, the responder and the
+/// server. It is a `Service`: `run()` serves until graceful shutdown, then drains (readiness 503 first).
+public final class GatewayService: Service {
+    public let configuration: GatewayConfiguration
+    public let server: HTTPServer
+    public let readiness: Readiness
+    public let observer: RequestObserver
+    /// Keeps Genie's private token; run it as a service beside this one (see `services`).
+    public let genieTokens: TokenManager?
+    let client: UpstreamClient
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - accessLog: the access log's logger, or nil for none.
+    ///   - logger: everything else labgate reports.
+    public init(configuration: GatewayConfiguration, accessLog: Logger?, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        var clientConfiguration = UpstreamClient.Configuration()
+        clientConfiguration.connectTimeout = .seconds(configuration.connectTimeoutSeconds)
+        clientConfiguration.idleTimeout = .seconds(configuration.upstreamIdleTimeoutSeconds)
+        clientConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
+        clientConfiguration.connectionsPerHost = configuration.connectionLimit
+        let client = UpstreamClient(configuration: clientConfiguration)
+        self.client = client
+
+        let labric = configuration.labric.map {
+            Upstream(name: .labric, origin: $0.upstreamOrigin, credential: SecretValue($0.apiKey.value))
+        }
+        let genie = configuration.genie.map {
+            Upstream(name: .genie, origin: $0.upstreamOrigin, credential: SecretValue($0.token.value))
+        }
+        let observerBox = ObserverBox()
+        let genieTokens = genie.map { genie in
+            TokenManager(
+                configuration: .init(upstreamName: "Genie"),
+                logger: logger,
+                onExchange: { outcome in
+                    observerBox.observer?.tokenRefreshed(upstream: "genie", result: outcome.rawValue)
+                },
+                exchange: GenieTokenExchange.make(client: client, genie: genie)
+            )
+        }
+        self.genieTokens = genieTokens
+        let tokens = genieTokens
+        var probes: [String: @Sendable () -> Double?] = [:]
+        if let tokens { probes["genie"] = { tokens.secondsUntilExpiry } }
+        let observer = RequestObserver(accessLog: accessLog, expiryProbes: probes)
+        self.observer = observer
+        observerBox.observer = observer
+        let readiness = Readiness(genieTokens: genieTokens)
+        self.readiness = readiness
+        let responder = GatewayResponder(
+            upstreams: .init(labric: labric, genie: genie, genieTokens: genieTokens),
+            forwarder: Forwarder(client: client, replayLimit: configuration.replayBodyLimitBytes),
+            observer: observer,
+            readiness: readiness,
+            loginBodyLimit: configuration.loginBodyLimitBytes
+        )
+        var serverConfiguration = HTTPServer.Configuration(host: configuration.host, port: configuration.port)
+        serverConfiguration.connectionLimit = configuration.connectionLimit
+        serverConfiguration.maxBodyBytes = configuration.maxBodyBytes
+        serverConfiguration.maxHeaderBytes = configuration.maxHeaderBytes
+        serverConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
+        server = HTTPServer(configuration: serverConfiguration, responder: responder, logger: logger)
+    }
+
+    /// Every service to run, in start order: the token manager first, so that it stops after the server drained.
+    public var services: [any Service] {
+        (genieTokens.map { [$0] } ?? []) + [self]
+    }
+
+    /// Binds the listener (idempotent); `run()` calls it, callers that need the port first may too.
+    public func start() throws {
+        guard server.port == 0 else { return }
+        try server.start()
+        logger.info(
+            "labgate listening",
+            metadata: ["labgate.address": "\(configuration.host):\(server.port)"]
+        )
+    }
+
+    public func run() async throws {
+        try start()
+        // Serve until a graceful shutdown is asked for (SIGTERM, SIGINT, or the group ending).
+        try? await gracefulShutdown()
+        readiness.beginShutdown()
+        logger.info("labgate draining", metadata: ["labgate.drain_seconds": "\(configuration.drainSeconds)"])
+        await server.shutdown(gracePeriod: .seconds(configuration.drainSeconds))
+        await client.shutdown()
+        logger.info("labgate stopped")
+    }
+}
+
+/// Lets the token manager's callback reach the observer, which is made after it.
+private final class ObserverBox: @unchecked Sendable {
+    // Written once during GatewayService.init, before any exchange can run; read-only afterwards.
+    var observer: RequestObserver?
+}
