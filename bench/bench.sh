@@ -14,11 +14,13 @@
 #   LABGATE          path to the release `labgate` binary      (row skipped when missing)
 #   HELLO_SWIFT      path to the release `HelloServer` binary  (column skipped when missing)
 #   HELLO_C          path to a prebuilt hello-c (default: built here into bench/out/hello-c)
-#   BENCH_HELLO_CFLAGS  extra cc flags for hello-c (e.g. -DHELLO_EXTERNAL_LOOP, see bench/hello.c)
+#   BENCH_HELLO_CFLAGS  cc flags for hello-c (default -DHELLO_EXTERNAL_LOOP: the same event loop as MicroHTTPServer,
+#                    since 0.9.75's internal epoll thread stalls at 128+ ready connections; "" for that one)
 #   BENCH_DURATION   seconds per wrk round (default 5)
 #   BENCH_ROUNDS     interleaved rounds per target and connection count (default 3; the median is reported)
 #   BENCH_SERVER_CONNS / BENCH_PROXY_CONNS   connection counts (default "1 64 256" / "1 16 64 256")
 #   BENCH_DIRECT     1 (default) also measures the upstream without a proxy, as a reference row; 0 to skip
+#   BENCH_LABGATE_ACCESS_LOG  labgate's access log during the proxy part (default off, like nginx's and HAProxy's there)
 #   BENCH_LARGE_MB   size of the upstream's large file, sparse (default 1024)
 #   BENCH_KEEP_TMP   1 keeps the temporary directory (configs and logs) for inspection
 #
@@ -349,10 +351,10 @@ build_hello_c() { # -> path of the hello-c binary, or "" with a message on stder
   mkdir -p "$HERE/out"
   # Always rebuilt (well under a second), so BENCH_HELLO_CFLAGS (e.g. -DHELLO_EXTERNAL_LOOP) always applies.
   # shellcheck disable=SC2086
-  if "$cc" -O2 ${BENCH_HELLO_CFLAGS:-} -o "$out" "$HERE/hello.c" -lmicrohttpd -lpthread; then
+  if "$cc" -O2 ${BENCH_HELLO_CFLAGS--DHELLO_EXTERNAL_LOOP} -o "$out" "$HERE/hello.c" -lmicrohttpd -lpthread; then
     echo "$out"
   else
-    log "bench: building hello-c failed:  $cc -O2 ${BENCH_HELLO_CFLAGS:-} -o $out $HERE/hello.c -lmicrohttpd"
+    log "bench: building hello-c failed:  $cc -O2 ${BENCH_HELLO_CFLAGS--DHELLO_EXTERNAL_LOOP} -o $out $HERE/hello.c -lmicrohttpd"
   fi
 }
 
@@ -661,7 +663,7 @@ part_proxy() {
     echo "skipped labgate: $LABGATE does not exist or is not executable (build: swift build -c release --product labgate)"
   else
     port="$(free_port)"
-    (cd "$ROOT" && exec env LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" \
+    (cd "$ROOT" && exec env LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCESS_LOG="${BENCH_LABGATE_ACCESS_LOG:-off}" \
       "$LABGATE" serve --host 127.0.0.1 --port "$port") >"$TMP/labgate.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")

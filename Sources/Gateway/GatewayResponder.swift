@@ -52,6 +52,10 @@ public final class GatewayResponder: HTTPResponder {
     // MARK: Immediate answers (on the server thread, no task)
 
     public func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? {
+        // A request for a configured upstream is forwarded whatever else it is: leave all the work to `respond`,
+        // so that it is done once.
+        if upstreams.labric != nil, request.target.hasPrefix("/labric/") { return nil }
+        if upstreams.genie != nil, request.target.hasPrefix("/genie/") { return nil }
         let started = ContinuousClock.now
         let requestID = HeaderFilter.requestID(from: request.headers)
         let route: Route

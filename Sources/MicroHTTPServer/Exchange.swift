@@ -226,7 +226,8 @@ final class Exchange: @unchecked Sendable {
     /// libmicrohttpd is done with this request, completely or not.
     func completed(ok: Bool) {
         context.registry.remove(self)
-        if !ok { abort() }
+        // Done "OK" with the stream unfinished happens when MHD sends no body (HEAD, 204, 304): the writer must stop.
+        if !ok || !state.withLock({ $0.downFinished }) { abort() }
     }
 }
 
