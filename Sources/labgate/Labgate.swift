@@ -10,6 +10,7 @@ struct Labgate: AsyncParsableCommand {
             SandboxCommand.self,
             CheckConfigCommand.self,
             HealthCommand.self,
+            KeysCommand.self,
         ]
     )
 }

@@ -34,16 +34,16 @@ struct SandboxCommand: AsyncParsableCommand {
             baseURL: upstreams.labricBaseURL, apiKey: Secret(upstreams.labricAPIKey, source: "sandbox"))
         let gateway = GatewayService(
             configuration: configuration, accessLog: try LogSetup.accessLogger(.stdout), logger: logger)
+        let host = self.host
         do {
-            try gateway.start()
+            try await GatewayRunner.run(gateway, logger: logger) { port in
+                // Straight to the descriptor: stdout may be a pipe, and the banner must not wait in a buffer.
+                JSONLogHandler.Sink.stdout.write(Self.banner(host: host, port: port))
+            }
         } catch {
-            printToStandardError("labgate: \(error)")
             await upstreams.shutdown()
-            throw ExitCode.failure
+            throw error
         }
-        // Straight to the descriptor: stdout may be a pipe, and the banner must not wait in a buffer.
-        JSONLogHandler.Sink.stdout.write(Self.banner(host: host, port: gateway.server.port))
-        try await GatewayRunner.run(gateway, logger: logger)
         await upstreams.shutdown()
     }
 

@@ -25,27 +25,57 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("configuration\n\(configuration.redactedSummary())")
         let gateway = GatewayService(
             configuration: configuration, accessLog: try LogSetup.accessLogger(configuration.accessLog), logger: logger)
-        do {
-            try gateway.start()
-        } catch {
-            printToStandardError("labgate: \(error)")
-            throw ExitCode.failure
-        }
         try await GatewayRunner.run(gateway, logger: logger)
     }
 }
 
 /// Runs a gateway's services until SIGTERM or SIGINT, then drains; a second signal ends at once.
+///
+/// The listener is bound inside the group, once it traps the signals: bound before, a SIGTERM arriving between the
+/// first answered request and the group's start would kill the process (the default action) instead of draining.
 enum GatewayRunner {
-    static func run(_ gateway: GatewayService, extra: [any Service] = [], logger: Logger) async throws {
+    /// - Parameter onListening: called with the bound port, before the first request is served.
+    /// - Throws: `ExitCode.failure` (the reason printed) when the listener cannot be bound.
+    static func run(
+        _ gateway: GatewayService,
+        extra: [any Service] = [],
+        logger: Logger,
+        onListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
+        let listening = Listening(gateway: gateway, onListening: onListening)
+        let services = gateway.services.map { ($0 as? GatewayService) === gateway ? listening : $0 }
         let group = ServiceGroup(
             configuration: .init(
-                services: (extra + gateway.services).map { .init(service: $0) },
+                services: (extra + services + [HangupReloader(gateway: gateway)]).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let failure as Listening.StartFailure {
+            printToStandardError("labgate: \(failure.error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// The gateway, bound when the group runs it.
+    private struct Listening: Service {
+        struct StartFailure: Error {
+            let error: any Error
+        }
+
+        let gateway: GatewayService
+        let onListening: @Sendable (Int) -> Void
+
+        func run() async throws {
+            do {
+                // Past binding, the gateway's run throws nothing: any error is a failure to start.
+                try await gateway.run(onListening: onListening)
+            } catch {
+                throw StartFailure(error: error)
+            }
+        }
     }
 }

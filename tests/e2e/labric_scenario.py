@@ -2,11 +2,15 @@
 """A real client run of the official Labric SDK (labric==0.14.17) against a Labric API: the simulator directly,
 or labgate in front of it. It touches every resource the sandbox serves and checks the typed errors.
 
-    python labric_scenario.py BASE_URL API_KEY
+    python labric_scenario.py [--gateway] BASE_URL API_KEY
 
 BASE_URL is what the SDK gets as base_url (e.g. http://127.0.0.1:8081, or http://127.0.0.1:8080/labric through
 labgate). API_KEY needs the read and write scopes. Prints one line per step; exits 1 on the first failure, and
 treats any ParsingError (a response of the wrong shape) as a failure.
+
+--gateway: BASE_URL is labgate's /labric route. labgate drops the client's Authorization and injects its own key,
+so a bad client key never reaches the upstream and the UnauthorizedError step cannot happen: the scenario checks
+instead that any key works, and that labgate's own errors (no_route) reach the SDK as its typed errors.
 """
 
 import datetime as dt
@@ -20,9 +24,11 @@ from labric.core.api_error import ApiError
 from labric.core.parse_error import ParsingError
 from labric.errors import NotFoundError, UnauthorizedError
 
-if len(sys.argv) != 3:
+GATEWAY = "--gateway" in sys.argv[1:]
+ARGS = [arg for arg in sys.argv[1:] if arg != "--gateway"]
+if len(ARGS) != 2:
     sys.exit(__doc__)
-BASE_URL, API_KEY = sys.argv[1], sys.argv[2]
+BASE_URL, API_KEY = ARGS
 client = Labric(base_url=BASE_URL, api_key=API_KEY)
 run = uuid.uuid4().hex[:8]
 state = {}
@@ -239,15 +245,35 @@ def _():
     raise AssertionError("no NotFoundError")
 
 
-@step("UnauthorizedError with a bad key")
-def _():
-    try:
-        Labric(base_url=BASE_URL, api_key="lbk_bad_notakey").files.list()
-    except UnauthorizedError as error:
-        return error.body.detail
-    except ApiError as error:
-        raise AssertionError(f"ApiError {error.status_code} instead of UnauthorizedError") from error
-    raise AssertionError("no UnauthorizedError")
+if not GATEWAY:
+
+    @step("UnauthorizedError with a bad key")
+    def _():
+        try:
+            Labric(base_url=BASE_URL, api_key="lbk_bad_notakey").files.list()
+        except UnauthorizedError as error:
+            return error.body.detail
+        except ApiError as error:
+            raise AssertionError(f"ApiError {error.status_code} instead of UnauthorizedError") from error
+        raise AssertionError("no UnauthorizedError")
+
+else:
+
+    @step("gateway: the client's key is replaced by labgate's")
+    def _():
+        files = Labric(base_url=BASE_URL, api_key="lbk_bad_notakey").files.list(query=f"scenario {run}")
+        check(any(f.file_id == state["file"] for f in files), "upload not listed with another client key")
+
+    @step("gateway: labgate's own no_route error is the SDK's NotFoundError")
+    def _():
+        elsewhere = BASE_URL.rstrip("/").rsplit("/", 1)[0] + "/no-such-upstream"
+        try:
+            Labric(base_url=elsewhere, api_key=API_KEY).files.list()
+        except NotFoundError as error:
+            raw = requests.get(elsewhere + "/api/v1/files", timeout=30).json()
+            check(raw["code"] == "no_route" and raw["request_id"], f"error body {raw}")
+            return error.body.detail
+        raise AssertionError("no NotFoundError")
 
 
 print("scenario passed")

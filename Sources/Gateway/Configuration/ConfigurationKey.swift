@@ -51,6 +51,8 @@ extension ConfigurationKey {
     static let tlsKeyFile = ConfigurationKey("listen.tls_key_file")
     static let allowUnauthenticated = ConfigurationKey("clients.allow_unauthenticated", flag: "--allow-unauthenticated")
     static let keysFile = ConfigurationKey("clients.keys_file")
+    static let rateLimit = ConfigurationKey("clients.rate_limit_per_second")
+    static let rateLimitBurst = ConfigurationKey("clients.rate_limit_burst")
     static let genieAPIURL = ConfigurationKey("genie.api_url")
     static let genieToken = ConfigurationKey("genie.api_token", isSecret: true)
     static let genieTokenFile = ConfigurationKey("genie.api_token_file")
@@ -71,7 +73,7 @@ extension ConfigurationKey {
 
     /// Every setting, in the order of `config/labgate.yaml`.
     static let all: [ConfigurationKey] = [
-        .host, .port, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile,
+        .host, .port, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit, .rateLimitBurst,
         .genieAPIURL, .genieToken, .genieTokenFile, .labricBaseURL, .labricKey, .labricKeyFile,
         .connectTimeout, .idleTimeout, .requestTimeout, .replayBodyLimit,
         .maxBody, .maxHeader, .loginBodyLimit, .connectionLimit, .drain, .accessLog, .logLevel,

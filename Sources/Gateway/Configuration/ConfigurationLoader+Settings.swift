@@ -9,6 +9,7 @@ extension ConfigurationLoader {
         readListener(into: &configuration)
         readUpstreams(into: &configuration)
         readLimits(into: &configuration)
+        readRateLimit(into: &configuration)
         readLogging(into: &configuration)
         checkExposure(of: configuration)
         return configuration
@@ -33,7 +34,22 @@ extension ConfigurationLoader {
             )
         }
         configuration.allowUnauthenticated = boolean(.allowUnauthenticated, default: false)
-        configuration.keysFile = readableFile(.keysFile)
+        configuration.keysFile = readableFile(.keysFile) { text in _ = try ClientKeys(yaml: text) }
+    }
+
+    private mutating func readRateLimit(into configuration: inout GatewayConfiguration) {
+        if let text = text(.rateLimit) {
+            if let rate = Double(text), rate.isFinite, (0...1_000_000).contains(rate) {
+                configuration.rateLimitPerSecond = rate
+            } else {
+                problem(
+                    "\(ConfigurationKey.rateLimit): \"\(text)\" is not a number of requests a second from 0 to 1000000."
+                )
+            }
+        }
+        if text(.rateLimitBurst) != nil {
+            configuration.rateLimitBurst = integer(.rateLimitBurst, default: 1, in: 1...1_000_000)
+        }
     }
 
     private mutating func readUpstreams(into configuration: inout GatewayConfiguration) {

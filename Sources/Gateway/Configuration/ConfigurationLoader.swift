@@ -255,10 +255,19 @@ struct ConfigurationLoader {
     }
 
     /// A file setting whose file must exist and be readable (its contents are not kept).
-    mutating func readableFile(_ key: ConfigurationKey) -> String? {
+    /// - Parameter check: Checks the contents; its error's description becomes the problem.
+    mutating func readableFile(_ key: ConfigurationKey, check: ((String) throws -> Void)? = nil) -> String? {
         guard let path = text(key) else { return nil }
         do {
-            if try readFile(path) == nil { problem("\(key): \(path) does not exist.") }
+            if let contents = try readFile(path) {
+                do {
+                    try check?(contents)
+                } catch {
+                    problem("\(key): \(path) is not usable: \(error)")
+                }
+            } else {
+                problem("\(key): \(path) does not exist.")
+            }
         } catch {
             problem("\(key): \(path) could not be read: \(error).")
         }

@@ -19,7 +19,11 @@ extension GatewayConfiguration {
         )
         section(
             "clients",
-            [("allow_unauthenticated", "\(allowUnauthenticated)"), ("keys_file", optional(keysFile))]
+            [
+                ("allow_unauthenticated", "\(allowUnauthenticated)"), ("keys_file", optional(keysFile)),
+                ("rate_limit_per_second", Self.number(rateLimitPerSecond) + (rateLimit == nil ? "  # no limit" : "")),
+                ("rate_limit_burst", rateLimit.map { "\(Int($0.burst))" } ?? "null"),
+            ]
         )
         if let genie {
             section(

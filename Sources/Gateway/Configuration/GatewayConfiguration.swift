@@ -18,6 +18,10 @@ public struct GatewayConfiguration: Sendable {
     public var allowUnauthenticated: Bool = false
     /// The client keys file (YAML of name, key hash and scopes); nil means client keys are off.
     public var keysFile: String?
+    /// Forwarded requests a second each client may send (one shared limit when client keys are off); 0: no limit.
+    public var rateLimitPerSecond: Double = 0
+    /// Requests a client may send at once after being idle; nil: the rate rounded up, at least 1.
+    public var rateLimitBurst: Int?
     /// The TLS certificate chain (PEM); TLS is on when both files are set.
     public var tlsCertificateFile: String?
     /// The TLS private key (PEM).
@@ -49,6 +53,12 @@ public struct GatewayConfiguration: Sendable {
 
     /// The documented defaults, no upstream configured.
     public init() {}
+
+    /// The per-client rate limit, or nil when there is none.
+    public var rateLimit: TokenBucket.Limit? {
+        guard rateLimitPerSecond > 0 else { return nil }
+        return TokenBucket.Limit(rate: rateLimitPerSecond, burst: rateLimitBurst.map(Double.init))
+    }
 
     /// Whether `host` is a loopback address, reachable only from this machine.
     public var listensOnLoopback: Bool { Self.isLoopback(host) }
