@@ -19,6 +19,7 @@
 #   BENCH_DURATION   seconds per wrk round (default 5)
 #   BENCH_ROUNDS     interleaved rounds per target and connection count (default 3; the median is reported)
 #   BENCH_SERVER_CONNS / BENCH_PROXY_CONNS   connection counts (default "1 64 256" / "1 16 64 256")
+#   BENCH_IDLE_CONNS number of idle keep-alive connections for the RSS row of part "server" (default 1000)
 #   BENCH_DIRECT     1 (default) also measures the upstream without a proxy, as a reference row; 0 to skip
 #   BENCH_LABGATE_ACCESS_LOG  labgate's access log during the proxy part (default off, like nginx's and HAProxy's there)
 #   BENCH_LARGE_MB   size of the upstream's large file, sparse (default 1024)
@@ -46,6 +47,7 @@ esac
 DURATION="${BENCH_DURATION:-5}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 SERVER_CONNS="${BENCH_SERVER_CONNS:-1 64 256}"
+IDLE_CONNS="${BENCH_IDLE_CONNS:-1000}"
 PROXY_CONNS="${BENCH_PROXY_CONNS:-1 16 64 256}"
 DIRECT="${BENCH_DIRECT:-1}"
 LARGE_MB="${BENCH_LARGE_MB:-1024}"
@@ -446,6 +448,23 @@ part_server() {
   echo " issue 2 acceptance: Swift/C >= 0.80 at 64 connections)"
   # shellcheck disable=SC2086
   for name in "${names[@]}"; do stall_check srv "$name" $SERVER_CONNS; done
+
+  # Issue 2: peak RSS while 1,000 keep-alive connections are open (each served one request, then idle).
+  echo
+  printf '%-12s | %18s | %14s\n' server "idle connections" "peak RSS"
+  hr 52
+  local ok port_of
+  for ((i = 0; i < n; i++)); do
+    port_of="${urls[$i]#http://127.0.0.1:}"
+    port_of="${port_of%/}"
+    rss_reset "${pids[$i]}"
+    ok="$(python3 "$HERE/idle_connections.py" "$port_of" / "$IDLE_CONNS" 2 &
+      sleep 1.5
+      rss_peak_kib "${pids[$i]}" >"$TMP/idle-rss"
+      wait)"
+    printf '%-12s | %18s | %14s\n' "${names[$i]}" "$ok/$IDLE_CONNS" "$(fmt_mib "$(cat "$TMP/idle-rss")")"
+  done
+  echo "(issue 2 acceptance: MicroHTTPServer's peak RSS with 1,000 open keep-alive connections <= 64 MiB)"
 
   for i in "${pids[@]}"; do stop_pid "$i"; done
 }

@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
 
   struct MHD_Daemon *daemon = MHD_start_daemon(
       HELLO_DAEMON_FLAGS, (uint16_t)port, NULL, NULL, &handle, response,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
       MHD_OPTION_END);

@@ -39,7 +39,7 @@ public struct GatewayConfiguration: Sendable {
     /// The largest request body accepted (413 past it); nil means no limit, bodies stream through.
     public var maxBodyBytes: Int?
     /// The largest request head accepted (431 past it).
-    public var maxHeaderBytes: Int = 32 << 10
+    public var maxHeaderBytes: Int = 16 << 10
     /// Concurrent client connections; more wait in the kernel's backlog.
     public var connectionLimit: Int = 4096
     /// The largest body `POST /genie/authn/login` accepts (413 past it).
