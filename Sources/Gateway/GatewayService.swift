@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MicroHTTPServer
 import ServiceLifecycle
@@ -77,6 +78,13 @@ public final class GatewayService: Service {
         serverConfiguration.maxBodyBytes = configuration.maxBodyBytes
         serverConfiguration.maxHeaderBytes = configuration.maxHeaderBytes
         serverConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
+        if let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile {
+            // An unreadable file leaves an empty PEM, which makes the listener fail to start and say so.
+            serverConfiguration.tls = HTTPServer.TLS(
+                certificatePEM: (try? String(contentsOfFile: certificateFile, encoding: .utf8)) ?? "",
+                privateKeyPEM: (try? String(contentsOfFile: keyFile, encoding: .utf8)) ?? ""
+            )
+        }
         server = HTTPServer(configuration: serverConfiguration, responder: responder, logger: logger)
     }
 
