@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
-needed=(libmicrohttpd-dev pkg-config python3-venv curl "$@")
+needed=(libmicrohttpd-dev pkg-config python3-venv curl openssl "$@")
 missing=()
 for package in "${needed[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
