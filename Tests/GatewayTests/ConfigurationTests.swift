@@ -66,7 +66,7 @@ import Testing
         #expect(configuration.requestTimeoutSeconds == 600)
         #expect(configuration.replayBodyLimitBytes == 1 << 20)
         #expect(configuration.maxBodyBytes == nil)
-        #expect(configuration.maxHeaderBytes == 32 << 10)
+        #expect(configuration.maxHeaderBytes == 16 << 10)
         #expect(configuration.connectionLimit == 4096)
         #expect(configuration.loginBodyLimitBytes == 64 << 10)
         #expect(configuration.accessLog == .stdout)
