@@ -64,21 +64,48 @@ public final class GatewayResponder: HTTPResponder {
         // so that it is done once.
         if upstreams.labric != nil, request.target.hasPrefix("/labric/") { return nil }
         if upstreams.genie != nil, request.target.hasPrefix("/genie/") { return nil }
+        let admitted: Admitted
+        switch admit(request) {
+        case .refused(let response): return response
+        case .admitted(let value): admitted = value
+        }
+        guard let local = localAnswer(admitted.route, request, admitted.requestID) else { return nil }
+        return observed(
+            local, request, admitted.route.name, admitted.requestID, admitted.started, client: admitted.client)
+    }
+
+    /// A routed request whose client may go on.
+    struct Admitted {
+        var route: Route
+        var requestID: String
+        var started: ContinuousClock.Instant
+        var client: String?
+    }
+
+    enum Admission {
+        case admitted(Admitted)
+        /// Refused before going anywhere: a bad target, or client keys and rate limits said no.
+        case refused(HTTPServerResponse)
+    }
+
+    /// Routing, then client keys and rate limits: the probes stay open, login checks its body instead.
+    private func admit(_ request: HTTPServerRequest) -> Admission {
         let started = ContinuousClock.now
         let requestID = HeaderFilter.requestID(from: request.headers)
         let route: Route
         do {
             route = try router.route(method: request.method, target: request.target)
         } catch {
-            return observed(error.response(requestID: requestID), request, "no_route", requestID, started)
+            return .refused(observed(error.response(requestID: requestID), request, "no_route", requestID, started))
         }
         let access = clients.decide(route: route, method: request.method, headers: request.headers)
         if let refusal = access.refusal {
-            return observed(
-                refusal.response(requestID: requestID), request, route.name, requestID, started, client: access.client)
+            return .refused(
+                observed(
+                    refusal.response(requestID: requestID), request, route.name, requestID, started,
+                    client: access.client))
         }
-        guard let local = localAnswer(route, request, requestID) else { return nil }
-        return observed(local, request, route.name, requestID, started, client: access.client)
+        return .admitted(Admitted(route: route, requestID: requestID, started: started, client: access.client))
     }
 
     /// The answers that need neither an upstream nor the body: probes, metrics, unknown routes, unconfigured upstreams.
@@ -107,21 +134,13 @@ public final class GatewayResponder: HTTPResponder {
     // MARK: Forwarded and other asynchronous answers
 
     public func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
-        let started = ContinuousClock.now
-        let requestID = HeaderFilter.requestID(from: request.headers)
-        let route: Route
-        do {
-            route = try router.route(method: request.method, target: request.target)
-        } catch {
-            return observed(error.response(requestID: requestID), request, "no_route", requestID, started)
+        let admitted: Admitted
+        switch admit(request) {
+        case .refused(let response): return response
+        case .admitted(let value): admitted = value
         }
-        // Client keys and rate limits, after routing: the probes stay open, login checks its body instead.
-        let access = clients.decide(route: route, method: request.method, headers: request.headers)
-        var client = access.client
-        if let refusal = access.refusal {
-            return observed(
-                refusal.response(requestID: requestID), request, route.name, requestID, started, client: client)
-        }
+        let (route, requestID, started) = (admitted.route, admitted.requestID, admitted.started)
+        var client = admitted.client
         if let local = localAnswer(route, request, requestID) {
             return observed(local, request, route.name, requestID, started, client: client)
         }
