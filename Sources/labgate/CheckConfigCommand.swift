@@ -17,13 +17,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try options.load()
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode.failure
-        }
+        let configuration = try options.loadOrExit()
         print(configuration.redactedSummary())
     }
 }

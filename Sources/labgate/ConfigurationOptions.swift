@@ -38,4 +38,14 @@ struct ConfigurationOptions: ParsableArguments {
     func load() throws(ConfigurationError) -> GatewayConfiguration {
         try GatewayConfiguration.load(configFile: configFile, flags: flags)
     }
+
+    /// `load()` for a command: every problem goes to standard error and the command exits 1.
+    func loadOrExit() throws -> GatewayConfiguration {
+        do {
+            return try load()
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode.failure
+        }
+    }
 }

@@ -13,13 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try options.load()
-        } catch {
-            printToStandardError(error.description)
-            throw ExitCode.failure
-        }
+        let configuration = try options.loadOrExit()
         LogSetup.bootstrap(level: configuration.logLevel)
         let logger = Logger(label: "labgate")
         logger.info("configuration\n\(configuration.redactedSummary())")
