@@ -71,6 +71,16 @@ let package = Package(
             name: "HelloServer",
             dependencies: ["MicroHTTPServer"]
         ),
+        // What several test targets share: the byte pattern, its upstream and client, process memory readings.
+        .target(
+            name: "LabgateTestSupport",
+            dependencies: [
+                "MicroHTTPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "MicroHTTPServerTests",
             dependencies: [
@@ -88,6 +98,7 @@ let package = Package(
                 "Gateway",
                 "Sandbox",
                 "MicroHTTPServer",
+                "LabgateTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
@@ -95,7 +106,12 @@ let package = Package(
         // Drive the built `labgate` binary with real clients (curl, the Labric SDK, the Genie example script).
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Sandbox", "MicroHTTPServer"]
+            dependencies: [
+                "Sandbox",
+                "MicroHTTPServer",
+                "LabgateTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

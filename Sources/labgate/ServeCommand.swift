@@ -40,7 +40,8 @@ enum GatewayRunner {
         let services = gateway.services.map { ($0 as? GatewayService) === gateway ? listening : $0 }
         let group = ServiceGroup(
             configuration: .init(
-                services: (extra + services + [HangupReloader(gateway: gateway)]).map { .init(service: $0) },
+                services: ([SecondSignalExit(logger: logger)] + extra + services + [HangupReloader(gateway: gateway)])
+                    .map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
                 logger: logger

@@ -63,6 +63,52 @@ struct LifecycleTests {
         }
     }
 
+    /// Issue 6: a second signal during the drain ends the process at once (status 128 + SIGTERM), cutting the
+    /// request that is still in flight instead of waiting out the drain time.
+    @Test func aSecondSignalDuringTheDrainEndsAtOnce() async throws {
+        try E2EEnvironment.require(E2EEnvironment.labgate, "the labgate binary (LABGATE_BIN)")
+        let started = Counter()
+        let slow = ClosureResponder { _ in
+            started.add(1)
+            try await Task.sleep(for: .seconds(20))
+            return HTTPServerResponse(status: 200, body: .string("{}"))
+        }
+        try await InProcessUpstreams.withServer(slow) { upstream in
+            let child = try ChildProcess(
+                E2EEnvironment.labgate, ["serve", "--port", "0"], name: "labgate-serve-second-signal",
+                environment: E2EEnvironment.childEnvironment([
+                    "LABRIC_API_BASE_URL": "http://127.0.0.1:\(upstream.port)",
+                    "LABRIC_API_KEY": "lbk_e2e_" + UUID().uuidString.lowercased(),
+                    "LABGATE_DRAIN_SECONDS": "25",
+                ]),
+                directory: try E2EEnvironment.makeWorkDirectory("second-signal"))
+            defer { child.stop() }
+            let port = try #require(
+                await child.waitForOutput(onStandardError: true) { LabgateProcess.listeningPort(inLog: $0) },
+                "\(child.diagnostics)")
+            try #require(await LocalHTTP.waitFor(port: port, path: "/healthz"), "\(child.diagnostics)")
+            let curl = try ChildProcess(
+                "/usr/bin/env", ["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:\(port)/labric/api/v1/slow"],
+                name: "curl-second-signal")
+            defer { curl.stop() }
+            try #require(await eventually { started.value == 1 }, "the request never reached the upstream")
+
+            child.signal(SIGTERM)
+            try #require(
+                await eventually(timeout: .seconds(2)) { LocalHTTP.isRefused(port: port) },
+                "still accepting connections after SIGTERM")
+            #expect(child.isRunning, "the first SIGTERM did not wait for the request in flight")
+            let second = ContinuousClock.now
+            child.signal(SIGTERM)
+            let exit = await child.waitForExit(timeout: .seconds(5))
+            #expect(exit == .init(status: 128 + SIGTERM, bySignal: false), "\(String(describing: exit))")
+            #expect(ContinuousClock.now - second < .seconds(5))
+            #expect(child.stderr.text.contains("Second signal"), "\(child.diagnostics)")
+            let curlExit = await curl.waitForExit(timeout: .seconds(5))
+            #expect(curlExit?.succeeded == false, "the cut request looked complete to curl")
+        }
+    }
+
     /// A SIGTERM that lands as soon as the gateway says it listens (a container stopped right after its start) is a
     /// graceful shutdown too: the signals are trapped before the listener is bound.
     @Test(arguments: ["sandbox", "serve"])

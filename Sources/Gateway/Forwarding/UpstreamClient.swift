@@ -69,7 +69,9 @@ public final class UpstreamClient: Sendable {
         case .bytes(let buffer):
             request.body = .bytes(buffer)
         case .stream(let stream, let length):
-            request.body = .stream(stream, length: length.map { .known(Int64($0)) } ?? .unknown)
+            request.body = .stream(
+                PacedRequestBody(stream, loops: http.eventLoopGroup),
+                length: length.map { .known(Int64($0)) } ?? .unknown)
         }
         do {
             return try await http.execute(request, timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))

@@ -1,0 +1,35 @@
+import Foundation
+
+/// A process's memory as Linux reports it in `/proc/PID/status`: this test process, or a child such as the
+/// `labgate` binary under test.
+public struct ProcessMemory: Sendable {
+    /// The `/proc` entry: `self` or a process id.
+    let entry: String
+
+    /// This process.
+    public static let current = ProcessMemory(entry: "self")
+
+    /// The process `pid` (readable for our own children).
+    public init(pid: Int32) { entry = "\(pid)" }
+
+    private init(entry: String) { self.entry = entry }
+
+    /// Resident set size in bytes, -1 when unreadable.
+    public var resident: Int { field("VmRSS") }
+
+    /// Peak resident set size since the last `resetPeak()`, -1 when unreadable.
+    public var peakResident: Int { field("VmHWM") }
+
+    /// Resets VmHWM to the current RSS (writing 5 to `/proc/PID/clear_refs`).
+    public func resetPeak() {
+        try? "5".write(toFile: "/proc/\(entry)/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    private func field(_ name: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { return -1 }
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return (line.split(separator: " ").compactMap { Int($0) }.first ?? -1) * 1024
+        }
+        return -1
+    }
+}
