@@ -85,6 +85,7 @@ let package = Package(
             name: "MicroHTTPServerTests",
             dependencies: [
                 "MicroHTTPServer",
+                "LabgateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -12,39 +12,56 @@ import Testing
 struct LifecycleTests {
     static let drainSeconds = 10
 
-    /// Issue 6: SIGTERM while a 3-second request is in flight. The request completes with 200, new connections are
-    /// refused from the moment the signal lands, and the process exits 0 within the drain time.
-    @Test func sigtermDrainsTheRequestInFlightAndExitsZero() async throws {
+    /// A `labgate serve` child in front of an upstream that answers after `seconds`, with one request (curl) in
+    /// flight through it, for the signal tests. The child and curl are always ended.
+    struct SlowRequestInFlight {
+        let child: ChildProcess
+        let curl: ChildProcess
+        let port: Int
+        let started: Counter
+    }
+
+    static func withSlowRequestInFlight(
+        _ name: String, upstreamSeconds: Int, drainSeconds: Int, _ body: (SlowRequestInFlight) async throws -> Void
+    ) async throws {
         try E2EEnvironment.require(E2EEnvironment.labgate, "the labgate binary (LABGATE_BIN)")
         let started = Counter()
         let slow = ClosureResponder { _ in
             started.add(1)
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(upstreamSeconds))
             return HTTPServerResponse(
                 status: 200, headers: ["Content-Type": "application/json"], body: .string("{\"slow\":\"done\"}"))
         }
         try await InProcessUpstreams.withServer(slow) { upstream in
             let child = try ChildProcess(
-                E2EEnvironment.labgate, ["serve", "--port", "0"], name: "labgate-serve-sigterm",
+                E2EEnvironment.labgate, ["serve", "--port", "0"], name: "labgate-serve-\(name)",
                 environment: E2EEnvironment.childEnvironment([
                     "LABRIC_API_BASE_URL": "http://127.0.0.1:\(upstream.port)",
                     "LABRIC_API_KEY": "lbk_e2e_" + UUID().uuidString.lowercased(),
-                    "LABGATE_DRAIN_SECONDS": "\(Self.drainSeconds)",
+                    "LABGATE_DRAIN_SECONDS": "\(drainSeconds)",
                 ]),
-                directory: try E2EEnvironment.makeWorkDirectory("sigterm"))
+                directory: try E2EEnvironment.makeWorkDirectory(name))
             defer { child.stop() }
             let port = try #require(
                 await child.waitForOutput(onStandardError: true) { LabgateProcess.listeningPort(inLog: $0) },
                 "\(child.diagnostics)")
             try #require(await LocalHTTP.waitFor(port: port, path: "/healthz"), "\(child.diagnostics)")
-
             let curl = try ChildProcess(
                 "/usr/bin/env",
                 ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/labric/api/v1/slow"],
-                name: "curl-slow")
+                name: "curl-\(name)")
             defer { curl.stop() }
             try #require(await eventually { started.value == 1 }, "the request never reached the upstream")
+            try await body(SlowRequestInFlight(child: child, curl: curl, port: port, started: started))
+        }
+    }
 
+    /// Issue 6: SIGTERM while a 3-second request is in flight. The request completes with 200, new connections are
+    /// refused from the moment the signal lands, and the process exits 0 within the drain time.
+    @Test func sigtermDrainsTheRequestInFlightAndExitsZero() async throws {
+        try await Self.withSlowRequestInFlight("sigterm", upstreamSeconds: 3, drainSeconds: Self.drainSeconds) {
+            slow in
+            let (child, curl, port) = (slow.child, slow.curl, slow.port)
             let signalled = ContinuousClock.now
             child.signal(SIGTERM)
             #expect(
@@ -59,40 +76,15 @@ struct LifecycleTests {
             let exit = await child.waitForExit(timeout: .seconds(Self.drainSeconds))
             #expect(exit?.succeeded == true, "labgate: \(String(describing: exit))\n\(child.diagnostics)")
             #expect(ContinuousClock.now - signalled < .seconds(Self.drainSeconds))
-            #expect(started.value == 1, "the request reached the upstream \(started.value) times")
+            #expect(slow.started.value == 1, "the request reached the upstream \(slow.started.value) times")
         }
     }
 
     /// Issue 6: a second signal during the drain ends the process at once (status 128 + SIGTERM), cutting the
     /// request that is still in flight instead of waiting out the drain time.
     @Test func aSecondSignalDuringTheDrainEndsAtOnce() async throws {
-        try E2EEnvironment.require(E2EEnvironment.labgate, "the labgate binary (LABGATE_BIN)")
-        let started = Counter()
-        let slow = ClosureResponder { _ in
-            started.add(1)
-            try await Task.sleep(for: .seconds(20))
-            return HTTPServerResponse(status: 200, body: .string("{}"))
-        }
-        try await InProcessUpstreams.withServer(slow) { upstream in
-            let child = try ChildProcess(
-                E2EEnvironment.labgate, ["serve", "--port", "0"], name: "labgate-serve-second-signal",
-                environment: E2EEnvironment.childEnvironment([
-                    "LABRIC_API_BASE_URL": "http://127.0.0.1:\(upstream.port)",
-                    "LABRIC_API_KEY": "lbk_e2e_" + UUID().uuidString.lowercased(),
-                    "LABGATE_DRAIN_SECONDS": "25",
-                ]),
-                directory: try E2EEnvironment.makeWorkDirectory("second-signal"))
-            defer { child.stop() }
-            let port = try #require(
-                await child.waitForOutput(onStandardError: true) { LabgateProcess.listeningPort(inLog: $0) },
-                "\(child.diagnostics)")
-            try #require(await LocalHTTP.waitFor(port: port, path: "/healthz"), "\(child.diagnostics)")
-            let curl = try ChildProcess(
-                "/usr/bin/env", ["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:\(port)/labric/api/v1/slow"],
-                name: "curl-second-signal")
-            defer { curl.stop() }
-            try #require(await eventually { started.value == 1 }, "the request never reached the upstream")
-
+        try await Self.withSlowRequestInFlight("second-signal", upstreamSeconds: 20, drainSeconds: 25) { slow in
+            let (child, curl, port) = (slow.child, slow.curl, slow.port)
             child.signal(SIGTERM)
             try #require(
                 await eventually(timeout: .seconds(2)) { LocalHTTP.isRefused(port: port) },

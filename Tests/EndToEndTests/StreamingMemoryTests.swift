@@ -20,7 +20,7 @@ struct StreamingMemoryTests {
                 "LABRIC_API_KEY": "lbk_e2e_" + UUID().uuidString.lowercased(),
             ]) { gateway in
                 let client = HTTPClient.shared
-                let memory = ProcessMemory(pid: gateway.child.pid)
+                let memory = ProcessStatus(pid: gateway.child.pid)
                 let upload = gateway.baseURL + "/labric/upload"
                 let download = gateway.baseURL + "/labric/download?bytes="
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import MicroHTTPServer
 import NIOCore
 import Synchronization
@@ -25,7 +26,7 @@ import Testing
             return HTTPServerResponse(status: 200)
         }) { server in
             let port = server.port
-            let baseline = ProcessStats.openFileDescriptors()
+            let baseline = ProcessStatus.current.openFileDescriptors
             try await offPool {
                 let client = try RawClient(port: port)
                 try client.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
@@ -37,7 +38,7 @@ import Testing
             #expect(await eventually { outcome.ended.value })
             #expect(outcome.sawError.value)
             #expect(await eventually { server.inFlightCount == 0 })
-            #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
+            #expect(await eventually { ProcessStatus.current.openFileDescriptors <= baseline })
         }
     }
 
@@ -59,7 +60,7 @@ import Testing
             )
         }) { server in
             let port = server.port
-            let baseline = ProcessStats.openFileDescriptors()
+            let baseline = ProcessStatus.current.openFileDescriptors
             try await offPool {
                 let client = try RawClient(port: port)
                 try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -73,7 +74,7 @@ import Testing
             #expect(await eventually { outcome.ended.value })
             #expect(outcome.sawError.value)
             #expect(await eventually { server.inFlightCount == 0 })
-            #expect(await eventually { ProcessStats.openFileDescriptors() <= baseline })
+            #expect(await eventually { ProcessStatus.current.openFileDescriptors <= baseline })
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import MicroHTTPServer
 import NIOCore
 import Synchronization
@@ -14,7 +15,7 @@ import Testing
             if request.method == "POST" {
                 var offset = 0
                 for try await chunk in request.body {
-                    if !chunk.withUnsafeReadableBytes({ Pattern.matches($0, at: offset) }) { mismatches.add(1) }
+                    if !chunk.withUnsafeReadableBytes({ BytePattern.matches($0, at: offset) }) { mismatches.add(1) }
                     offset += chunk.readableBytes
                 }
                 received.store(offset)
@@ -26,7 +27,7 @@ import Testing
                     var offset = 0
                     var chunk = [UInt8](repeating: 0, count: 64 << 10)
                     while offset < Self.gibibyte {
-                        Pattern.fill(&chunk, from: offset)
+                        BytePattern.fill(&chunk, from: offset)
                         try await writer.write(ByteBuffer(bytes: chunk))
                         offset += chunk.count
                     }
@@ -34,15 +35,15 @@ import Testing
             )
         }) { server in
             let port = server.port
-            let baseline = ProcessStats.residentBytes()
-            ProcessStats.resetPeak()
+            let baseline = ProcessStatus.current.resident
+            ProcessStatus.current.resetPeak()
             let (uploadStatus, downloaded, downloadMismatches) = try await offPool {
                 let client = try RawClient(port: port, timeoutSeconds: 120)
                 try client.send("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: \(Self.gibibyte)\r\n\r\n")
                 var chunk = [UInt8](repeating: 0, count: 1 << 20)
                 var offset = 0
                 while offset < Self.gibibyte {
-                    Pattern.fill(&chunk, from: offset)
+                    BytePattern.fill(&chunk, from: offset)
                     try client.send(chunk)
                     offset += chunk.count
                 }
@@ -51,12 +52,12 @@ import Testing
                 var downloaded = 0
                 var bad = 0
                 _ = try client.readResponse { bytes in
-                    if !bytes.withUnsafeBytes({ Pattern.matches($0, at: downloaded) }) { bad += 1 }
+                    if !bytes.withUnsafeBytes({ BytePattern.matches($0, at: downloaded) }) { bad += 1 }
                     downloaded += bytes.count
                 }
                 return (uploadStatus, downloaded, bad)
             }
-            let growth = ProcessStats.peakResidentBytes() - baseline
+            let growth = ProcessStatus.current.peakResident - baseline
             #expect(uploadStatus == 200)
             #expect(received.value == Self.gibibyte)
             #expect(mismatches.value == 0)

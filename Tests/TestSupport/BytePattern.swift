@@ -15,36 +15,51 @@ public enum BytePattern {
         }
     }()
 
+    /// Fills `target` with the pattern's bytes starting at `offset`.
+    public static func fill(_ target: UnsafeMutableRawBufferPointer, from offset: Int) {
+        block.withUnsafeBytes { source in
+            var done = 0
+            while done < target.count {
+                let start = (offset + done) % size
+                let n = min(target.count - done, size - start)
+                (target.baseAddress! + done).copyMemory(from: source.baseAddress! + start, byteCount: n)
+                done += n
+            }
+        }
+    }
+
+    /// Fills `buffer` with the pattern's bytes starting at `offset`.
+    public static func fill(_ buffer: inout [UInt8], from offset: Int) {
+        buffer.withUnsafeMutableBytes { fill($0, from: offset) }
+    }
+
     /// `count` bytes of the pattern starting at `offset`.
     public static func chunk(at offset: Int, count: Int) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(count)
-        block.withUnsafeBytes { source in
-            var done = 0
-            while done < count {
-                let start = (offset + done) % size
-                let n = min(count - done, size - start)
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: source[start..<(start + n)]))
-                done += n
-            }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
+            fill(UnsafeMutableRawBufferPointer(rebasing: target[..<count]), from: offset)
+            return count
         }
         return buffer
     }
 
+    /// True when `bytes` are the pattern's bytes starting at `offset`.
+    public static func matches(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        block.withUnsafeBytes { source in
+            var done = 0
+            while done < bytes.count {
+                let start = (offset + done) % size
+                let n = min(bytes.count - done, size - start)
+                if memcmp(bytes.baseAddress! + done, source.baseAddress! + start, n) != 0 { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
     /// True when `buffer`'s readable bytes are the pattern's bytes starting at `offset`.
     public static func matches(_ buffer: ByteBuffer, at offset: Int) -> Bool {
-        buffer.withUnsafeReadableBytes { bytes in
-            block.withUnsafeBytes { source in
-                var done = 0
-                while done < bytes.count {
-                    let start = (offset + done) % size
-                    let n = min(bytes.count - done, size - start)
-                    if memcmp(bytes.baseAddress! + done, source.baseAddress! + start, n) != 0 { return false }
-                    done += n
-                }
-                return true
-            }
-        }
+        buffer.withUnsafeReadableBytes { matches($0, at: offset) }
     }
 }
 

@@ -1,13 +1,13 @@
 import Foundation
 
-/// A process's memory as Linux reports it in `/proc/PID/status`: this test process, or a child such as the
+/// A process's memory and open files as Linux reports them in `/proc/PID`: this test process, or a child such as the
 /// `labgate` binary under test.
-public struct ProcessMemory: Sendable {
+public struct ProcessStatus: Sendable {
     /// The `/proc` entry: `self` or a process id.
     let entry: String
 
     /// This process.
-    public static let current = ProcessMemory(entry: "self")
+    public static let current = ProcessStatus(entry: "self")
 
     /// The process `pid` (readable for our own children).
     public init(pid: Int32) { entry = "\(pid)" }
@@ -19,6 +19,11 @@ public struct ProcessMemory: Sendable {
 
     /// Peak resident set size since the last `resetPeak()`, -1 when unreadable.
     public var peakResident: Int { field("VmHWM") }
+
+    /// Open file descriptors (entries of `/proc/PID/fd`), -1 when unreadable.
+    public var openFileDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd").count) ?? -1
+    }
 
     /// Resets VmHWM to the current RSS (writing 5 to `/proc/PID/clear_refs`).
     public func resetPeak() {
