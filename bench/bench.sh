@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # labgate benchmark harness, run by `make bench`.
 #
-#   bench/bench.sh [all|server|proxy]        (default: all)
+#   bench/bench.sh [all|server|proxy|storm]  (default: all)
 #
 # Part "server": wrk against the bare C libmicrohttpd hello (bench/hello.c) and the Swift HelloServer built on
 #   MicroHTTPServer, interleaved in the same run, at 1, 64 and 256 connections: req/s, p99, ratio Swift/C.
 # Part "proxy": a fast static upstream (nginx: 76-byte JSON at /api/v1/ping, a large file, an upload sink; it answers
 #   401 unless `Authorization: Bearer lbk_bench_secret`), then nginx, HAProxy and labgate as the same
 #   credential-injecting reverse proxy, interleaved, at 1, 16, 64 and 256 connections: req/s, p50, p99, peak RSS and
-#   the ratios to nginx.
+#   the ratios to nginx; then 1 GiB each way and 1,000 idle connections through each (bench/extras.sh).
+# Part "storm": 10,000 Genie private-API requests through `labgate sandbox` across three token lifetimes, exchanges
+#   counted (bench/extras.sh).
 #
 # Environment (all optional):
 #   LABGATE          path to the release `labgate` binary      (row skipped when missing)
@@ -22,8 +24,9 @@
 #   BENCH_IDLE_CONNS number of idle keep-alive connections for the RSS row of part "server" (default 1000)
 #   BENCH_DIRECT     1 (default) also measures the upstream without a proxy, as a reference row; 0 to skip
 #   BENCH_LABGATE_ACCESS_LOG  labgate's access log during the proxy part (default off, like nginx's and HAProxy's there)
-#   BENCH_LARGE_MB   size of the upstream's large file, sparse (default 1024)
+#   BENCH_LARGE_MB   size of the upstream's large file (sparse) and of the upload through each proxy (default 1024)
 #   BENCH_KEEP_TMP   1 keeps the temporary directory (configs and logs) for inspection
+#   BENCH_STORM_REQUESTS, BENCH_STORM_TTL, BENCH_STORM_CONNS  the token storm (default 10000 requests, 3 s, 32)
 #
 # Everything listens on 127.0.0.1 on free ports, lives in a mktemp directory and is stopped on exit.
 set -euo pipefail
@@ -33,13 +36,13 @@ ROOT="$(cd "$HERE/.." && pwd)"
 
 PART="${1:-all}"
 case "$PART" in
-  all | server | proxy) ;;
+  all | server | proxy | storm) ;;
   -h | --help)
-    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
-    echo "usage: $0 [all|server|proxy]" >&2
+    echo "usage: $0 [all|server|proxy|storm]" >&2
     exit 2
     ;;
 esac
@@ -501,7 +504,7 @@ EOF
 
 write_upstream_conf() { # DIR PORT
   local dir=$1 port=$2 auth
-  mkdir -p "$dir/files"
+  mkdir -p "$dir/files" "$dir/uploads"
   truncate -s "${LARGE_MB}M" "$dir/files/large.bin"
   auth="if (\$http_authorization != \"Bearer $SECRET\") { return 401 '{\"detail\":\"missing or wrong credential\"}'; }"
   {
@@ -514,7 +517,9 @@ write_upstream_conf() { # DIR PORT
   server {
     listen 127.0.0.1:$port backlog=4096;
     location = /api/v1/ping { $auth return 200 '$PING_JSON'; }
-    location = /api/v1/upload { $auth return 200 '{"ok":true}'; }
+    # An upload sink that reads the whole body before it answers (201/204): one that answered first would let a
+    # proxy drop the rest of the body instead of forwarding it.
+    location = /api/v1/upload { $auth root $dir/uploads; dav_methods PUT; create_full_put_path on; }
     location /api/v1/files/ { $auth alias $dir/files/; default_type application/octet-stream; }
     location / { return 404 '{"detail":"not found"}'; }
   }
@@ -544,6 +549,7 @@ write_nginx_proxy_conf() { # DIR PORT UPSTREAM_PORT
       proxy_set_header Connection "";
       proxy_set_header Authorization "Bearer $SECRET";
       proxy_max_temp_file_size 0;
+      proxy_request_buffering off;
     }
   }
 }
@@ -648,7 +654,7 @@ part_proxy() {
   [[ $code == 401 ]] || die "upstream answered $code to a wrong Authorization (expected 401)"
   code="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -r 0-0 -H "Authorization: Bearer $SECRET" "http://127.0.0.1:$up/api/v1/files/large.bin")"
   [[ $code == "206 1" ]] || die "upstream large file check answered '$code'"
-  echo "upstream: 127.0.0.1:$up  GET /api/v1/ping (${#PING_JSON} B JSON), GET /api/v1/files/large.bin (${LARGE_MB} MiB), POST /api/v1/upload; 401 without the credential (checked)"
+  echo "upstream: 127.0.0.1:$up  GET /api/v1/ping (${#PING_JSON} B JSON), GET /api/v1/files/large.bin (${LARGE_MB} MiB), PUT /api/v1/upload; 401 without the credential (checked)"
 
   if [[ $DIRECT == 1 ]]; then
     names+=(direct)
@@ -760,9 +766,15 @@ part_proxy() {
     echo "(labgate wrote $(stat -c %s "$TMP/labgate.log") bytes of log during the run)"
   fi
 
+  proxy_transfers
+  proxy_idle
+
   for pid in "${pids[@]}"; do [[ -n $pid ]] && stop_pid "$pid"; done
   return 0
 }
+
+# shellcheck source=bench/extras.sh
+. "$HERE/extras.sh"
 
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -771,9 +783,11 @@ print_header
 case "$PART" in
   server) part_server ;;
   proxy) part_proxy ;;
+  storm) part_storm ;;
   all)
     part_server
     part_proxy
+    part_storm
     ;;
 esac
 if ((${#NOTES[@]})); then
