@@ -213,10 +213,11 @@ rss_reset() {
     echo 5 >"/proc/$p/clear_refs" 2>/dev/null || RSS_RESET_OK=0
   done
 }
-rss_peak_kib() {
+rss_peak_kib() { status_kib "$1" VmHWM; }
+status_kib() { # PID FIELD: a /proc/PID/status field in KiB (VmHWM, VmRSS), summed over the process tree
   local p sum=0 v
   for p in $(descendants "$1"); do
-    v="$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)"
+    v="$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || true)"
     sum=$((sum + ${v:-0}))
   done
   echo "$sum"

@@ -17,16 +17,6 @@ prefix_of() { echo "${1%/api/v1/ping}"; }
 
 fmt_growth() { awk -v v="$1" 'BEGIN { if (v < 0) v = 0; printf "%.1f MiB", v / 1024 }'; }
 
-# rss_kib PID: current VmRSS (KiB) summed over the tree.
-rss_kib() {
-  local p sum=0 v
-  for p in $(descendants "$1"); do
-    v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)"
-    sum=$((sum + ${v:-0}))
-  done
-  echo "$sum"
-}
-
 proxy_transfers() {
   local i name pid prefix auth before peak out code speed size mb=$LARGE_MB
   local up_file="$TMP/upload.bin"
@@ -46,7 +36,7 @@ proxy_transfers() {
       [[ $name == direct ]] && auth=(-H "Authorization: Bearer $SECRET")
       if [[ -n $pid ]]; then
         rss_reset "$pid"
-        before="$(rss_kib "$pid")"
+        before="$(status_kib "$pid" VmRSS)"
       fi
       if [[ $dir == down ]]; then
         out="$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "${auth[@]}" \

@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import MicroHTTPServer
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import Testing
 
 /// No credential, private token or key in anything labgate prints or answers, across the real clients' runs and

@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import Logging
 import MicroHTTPServer
 import Sandbox
@@ -29,18 +30,7 @@ enum InProcessUpstreams {
         _ responder: any HTTPResponder,
         _ body: (HTTPServer) async throws -> T
     ) async throws -> T {
-        let server = HTTPServer(
-            configuration: .init(host: "127.0.0.1", port: 0), responder: responder,
-            logger: Logger(label: "e2e.upstream"))
-        try server.start()
-        do {
-            let result = try await body(server)
-            await server.shutdown(gracePeriod: .seconds(5))
-            return result
-        } catch {
-            await server.shutdown(gracePeriod: .seconds(1))
-            throw error
-        }
+        try await LabgateTestSupport.withServer(responder: responder, body)
     }
 }
 
@@ -76,14 +66,4 @@ final class Counter: Sendable {
     private let atomic = Atomic(0)
     func add(_ n: Int) { atomic.add(n, ordering: .relaxed) }
     var value: Int { atomic.load(ordering: .relaxed) }
-}
-
-/// Polls `condition` until it holds or `timeout` passes: tests wait for state this way, never with bare sleeps.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
