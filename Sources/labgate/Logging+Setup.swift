@@ -12,14 +12,9 @@ enum LogSetup {
         }
     }
 
-    static func accessLogger(_ setting: GatewayConfiguration.AccessLog) throws -> Logger? {
-        let sink: JSONLogHandler.Sink
-        switch setting {
-        case .off: return nil
-        case .stdout: sink = .stdout
-        case .stderr: sink = .stderr
-        case .file(let path): sink = try .file(path)
-        }
-        return Logger(label: "labgate.access") { label in JSONLogHandler(label: label, sink: sink) }
+    /// The access log's logger: where `logging.access_log` says, and to the rotating audit file
+    /// (`logging.access_log_file`) as well when one is set; nil when both are off.
+    static func accessLogger(_ configuration: GatewayConfiguration) throws -> Logger? {
+        try JSONLogHandler.accessLogger(configuration)
     }
 }
