@@ -1,3 +1,4 @@
+import ArgumentParser
 import Gateway
 import Logging
 
@@ -14,7 +15,13 @@ enum LogSetup {
 
     /// The access log's logger: where `logging.access_log` says, and to the rotating audit file
     /// (`logging.access_log_file`) as well when one is set; nil when both are off.
+    /// - Throws: `ExitCode.failure` (the reason printed) when a log file cannot be opened.
     static func accessLogger(_ configuration: GatewayConfiguration) throws -> Logger? {
-        try JSONLogHandler.accessLogger(configuration)
+        do {
+            return try JSONLogHandler.accessLogger(configuration)
+        } catch {
+            printToStandardError("labgate: \(error)")
+            throw ExitCode.failure
+        }
     }
 }

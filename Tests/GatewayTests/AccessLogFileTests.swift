@@ -60,6 +60,17 @@ import Testing
         #expect(Self.lines(rotation.path) == ["entry 4 .........."])
     }
 
+    @Test func anUnopenableAuditFileIsAProblemNamingTheSetting() throws {
+        var configuration = GatewayConfiguration()
+        configuration.accessLog = .off
+        configuration.accessLogFile = "/nonexistent-labgate-dir/audit.log"
+        let error = #expect(throws: ConfigurationError.self) { try JSONLogHandler.accessLogger(configuration) }
+        #expect(error?.description.contains("LABGATE_ACCESS_LOG_FILE") == true)
+        #expect(error?.description.contains("/nonexistent-labgate-dir/audit.log") == true)
+        configuration.accessLogFile = nil
+        #expect(try JSONLogHandler.accessLogger(configuration) == nil)
+    }
+
     /// A live gateway writing its access log to stdout's stand-in and to a small rotating file: every request is a
     /// JSON line naming the client, method, path, status, bytes, durations and request id, and no file holds a
     /// credential, a private token or a client key.
