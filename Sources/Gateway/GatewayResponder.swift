@@ -74,6 +74,18 @@ public final class GatewayResponder: HTTPResponder {
             local, request, admitted.route.name, admitted.requestID, admitted.started, client: admitted.client)
     }
 
+    /// A login body declared larger than the login limit gets its 413 before any of it is read (the connection is
+    /// then closed): waiting for megabytes only to refuse them would be a gift to an attacker.
+    public func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse? {
+        guard let declared = request.body.declaredLength, declared > loginBodyLimit, upstreams.genie != nil,
+            (try? router.route(method: request.method, target: request.target)) == .genieLogin
+        else { return nil }
+        let started = ContinuousClock.now
+        let requestID = HeaderFilter.requestID(from: request.headers)
+        let error = GatewayError(.bodyTooLarge, "The login body is larger than \(loginBodyLimit) bytes.")
+        return observed(error.response(requestID: requestID), request, Route.genieLogin.name, requestID, started)
+    }
+
     /// A routed request whose client may go on.
     struct Admitted {
         var route: Route

@@ -16,6 +16,8 @@ public final class GatewayService: Service {
     public let clients: ClientAuthenticator
     /// Loads the keys file at `start()` and reloads it when it changes; nil without a keys file.
     public let clientKeys: ClientKeysReloader?
+    /// Re-reads the credential files and checks the TLS files when they change; nil when nothing comes from a file.
+    public let credentialFiles: CredentialFileReloader?
     let client: UpstreamClient
     let logger: Logger
 
@@ -78,6 +80,7 @@ public final class GatewayService: Service {
         serverConfiguration.maxBodyBytes = configuration.maxBodyBytes
         serverConfiguration.maxHeaderBytes = configuration.maxHeaderBytes
         serverConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
+        serverConfiguration.idleTimeout = configuration.clientIdleTimeoutSeconds
         if let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile {
             // An unreadable file leaves an empty PEM, which makes the listener fail to start and say so.
             serverConfiguration.tls = HTTPServer.TLS(
@@ -86,12 +89,46 @@ public final class GatewayService: Service {
             )
         }
         server = HTTPServer(configuration: serverConfiguration, responder: responder, logger: logger)
+        credentialFiles = Self.credentialFiles(
+            configuration: configuration, labric: labric, genie: genie, genieTokens: genieTokens,
+            tls: serverConfiguration.tls, logger: logger)
+    }
+
+    /// The watcher of every credential read from a file, and of the TLS files; nil when there are none.
+    private static func credentialFiles(
+        configuration: GatewayConfiguration, labric: Upstream?, genie: Upstream?, genieTokens: TokenManager?,
+        tls: HTTPServer.TLS?, logger: Logger
+    ) -> CredentialFileReloader? {
+        var watched: [CredentialFileReloader.Credential] = []
+        if let labric, let path = configuration.labric?.apiKey.file {
+            watched.append(
+                .init(name: ConfigurationKey.labricKeyFile.environmentName, path: path, secret: labric.credential))
+        }
+        if let genie, let path = configuration.genie?.token.file {
+            // A new public token makes the private token obtained with the old one worthless: exchange again.
+            watched.append(
+                .init(name: ConfigurationKey.genieTokenFile.environmentName, path: path, secret: genie.credential) {
+                    genieTokens?.credentialChanged()
+                })
+        }
+        var tlsFiles: TLSFiles?
+        if let tls, let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile {
+            tlsFiles = TLSFiles(
+                certificateFile: certificateFile, keyFile: keyFile, certificatePEM: tls.certificatePEM,
+                privateKeyPEM: tls.privateKeyPEM)
+        }
+        guard !watched.isEmpty || tlsFiles != nil else { return nil }
+        return CredentialFileReloader(credentials: watched, tls: tlsFiles, logger: logger)
     }
 
     /// Every service to run, in start order: the token manager first, so that it stops after the server drained;
-    /// the keys file's watcher next.
+    /// the file watchers next.
     public var services: [any Service] {
-        (genieTokens.map { [$0] } ?? []) + (clientKeys.map { [$0] } ?? []) + [self]
+        var services: [any Service] = []
+        if let genieTokens { services.append(genieTokens) }
+        if let clientKeys { services.append(clientKeys) }
+        if let credentialFiles { services.append(credentialFiles) }
+        return services + [self]
     }
 
     /// Binds the listener (idempotent); `run()` calls it, callers that need the port first may too.
@@ -106,10 +143,11 @@ public final class GatewayService: Service {
         )
     }
 
-    /// Re-reads what can change without a restart (SIGHUP): the client keys file. An unusable file keeps the
-    /// keys in use and is logged.
+    /// Re-reads what can change without a restart (SIGHUP): the client keys file, the credential files, and the TLS
+    /// files (checked; they apply at the next start). An unusable file keeps what is in use and is logged.
     public func reload(reason: String = "SIGHUP") {
         clientKeys?.reload(reason: reason)
+        credentialFiles?.reload(reason: reason)
     }
 
     public func run() async throws {

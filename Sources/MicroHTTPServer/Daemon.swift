@@ -118,7 +118,12 @@ private let uriLogCallback:
         guard let cls, let uri, let connection else { return nil }
         let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
         // The raw target, before MHD splits off the query and unescapes the path: a proxy must forward it as sent.
-        let exchange = Exchange(context: context, connection: connection, target: String(cString: uri))
+        var target = String(cString: uri)
+        // MHD has ended the target where the space before the version was, so "HTTP/" follows that NUL. Anything
+        // else means a NUL inside the target cut it short: keep a NUL, so the validator refuses it instead of the
+        // shortened target being served (`GET /labric/a\0/../x` must not become `GET /labric/a`).
+        if memcmp(uri + strlen(uri) + 1, "HTTP/", 5) != 0 { target += "\u{0}" }
+        let exchange = Exchange(context: context, connection: connection, target: target)
         return Unmanaged.passRetained(exchange).toOpaque()
     }
 

@@ -107,6 +107,10 @@ final class Exchange: @unchecked Sendable {
             body: framing.hasBody ? RequestBody(source: self, declaredLength: framing.contentLength) : .empty
         )
         let responder = context.responder
+        if framing.hasBody, let refusal = responder.refuseBody(of: request) {
+            queued = true
+            return ConnectionBridge.queue(refusal, on: connection, closing: true)
+        }
         if !framing.hasBody {
             var immediate = responder.respondImmediately(to: request)
             if case .stream = immediate?.body { immediate = nil }  // a stream needs a task to write it

@@ -8,10 +8,16 @@ public protocol HTTPResponder: Sendable {
     /// It saves the hop to a task and back, which is most of the cost of a tiny response. A `.stream` body is not
     /// taken here (it needs a task): `respond` is called instead.
     func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse?
+
+    /// Called on the server's thread for a request with a body, before any of the body is read: a response returned
+    /// here is sent at once and the connection closed, the body never read (e.g. 413 for a route's own, smaller
+    /// body limit). libmicrohttpd sends a later answer only once the whole body has arrived. It must never block.
+    func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse?
 }
 
 extension HTTPResponder {
     public func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? { nil }
+    public func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse? { nil }
 }
 
 /// A responder made from a closure.

@@ -15,6 +15,9 @@ import MicroHTTPServer
 /// - `POST /_sandbox/faults/drop` `{"afterBytes": 100, "pathPrefix": "/", "count": 1}`: the next matching responses
 ///   announce their full length, send that many bytes, then the connection is aborted.
 /// - `POST /_sandbox/tokens/revoke`: every issued private token stops working; answers `{"revoked": n}`.
+/// - `POST /_sandbox/credentials/rotate` `{"credential": "..."}`: the simulator accepts only this credential from now
+///   on (Genie: the public token; Labric: the API key, with the scopes the first key had); answers `{"rotated": n}`.
+///   Rejections are counted: `genie.login_rejected`, `genie.public_rejected`, `labric.unauthorized`.
 /// - `POST /_sandbox/reset`: removes every rule, zeroes the counters, restores the simulators' seeded data.
 ///
 /// Answers are 200 with a JSON body, 400 `{"detail": ...}` for a bad body, 404 for an unknown control path.
@@ -39,6 +42,12 @@ extension FaultInjector {
         case ("POST", "reset"):
             reset()
             return .json(["reset": true])
+        case ("POST", "credentials/rotate"):
+            guard let buffer = try? await request.body.collect(upTo: 64 * 1024),
+                let body = JSONValue(parsing: buffer), let credential = body["credential"]?.stringValue,
+                !credential.isEmpty
+            else { return Self.badRule("the body must be {\"credential\": \"...\"}") }
+            return .json(["rotated": .number(Double(rotateCredential(to: credential)))])
         case ("POST", "tokens/revoke"):
             return .json(["revoked": .number(Double(revokeTokens()))])
         case ("POST", "faults/latency"), ("POST", "faults/status"), ("POST", "faults/token-exchange"),

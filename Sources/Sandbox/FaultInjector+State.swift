@@ -35,6 +35,7 @@ extension FaultInjector {
         var drops: [Drop] = []
         var revokers: [@Sendable () -> Int] = []
         var resetters: [@Sendable () -> Void] = []
+        var rotators: [@Sendable (String) -> Void] = []
         var total = 0
         var requests: [String: Int] = [:]
         var counters: [String: Int] = [:]

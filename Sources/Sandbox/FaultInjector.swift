@@ -148,6 +148,20 @@ public final class FaultInjector: Sendable {
         return revokers.reduce(0) { $0 + $1() }
     }
 
+    /// Registers what "accept only this credential from now on" means for a simulator (Genie: the public token,
+    /// Labric: the API key), for `POST /_sandbox/credentials/rotate`.
+    public func onRotateCredential(_ handler: @escaping @Sendable (String) -> Void) {
+        state.withLock { $0.rotators.append(handler) }
+    }
+
+    /// Makes the registered simulators accept only `credential`; returns how many simulators rotated.
+    @discardableResult
+    public func rotateCredential(to credential: String) -> Int {
+        let rotators = state.withLock { $0.rotators }
+        for rotate in rotators { rotate(credential) }
+        return rotators.count
+    }
+
     /// Registers what `POST /_sandbox/reset` restores in a simulator (its seeded data).
     public func onReset(_ handler: @escaping @Sendable () -> Void) {
         state.withLock { $0.resetters.append(handler) }

@@ -10,7 +10,7 @@ import ServiceLifecycle
     import Darwin
 #endif
 
-/// SIGHUP → `GatewayService.reload()` (the client keys file now; what else can be re-read as it is added), until
+/// SIGHUP → `GatewayService.reload()` (the client keys file, the credential files, the TLS files), until
 /// graceful shutdown. SIGHUP is ignored rather than fatal from the moment this service runs.
 struct HangupReloader: Service {
     let gateway: GatewayService

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Gateway
 import Logging
 
@@ -12,14 +13,15 @@ enum LogSetup {
         }
     }
 
-    static func accessLogger(_ setting: GatewayConfiguration.AccessLog) throws -> Logger? {
-        let sink: JSONLogHandler.Sink
-        switch setting {
-        case .off: return nil
-        case .stdout: sink = .stdout
-        case .stderr: sink = .stderr
-        case .file(let path): sink = try .file(path)
+    /// The access log's logger: where `logging.access_log` says, and to the rotating audit file
+    /// (`logging.access_log_file`) as well when one is set; nil when both are off.
+    /// - Throws: `ExitCode.failure` (the reason printed) when a log file cannot be opened.
+    static func accessLogger(_ configuration: GatewayConfiguration) throws -> Logger? {
+        do {
+            return try JSONLogHandler.accessLogger(configuration)
+        } catch {
+            printToStandardError("labgate: \(error)")
+            throw ExitCode.failure
         }
-        return Logger(label: "labgate.access") { label in JSONLogHandler(label: label, sink: sink) }
     }
 }

@@ -33,7 +33,7 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.labric = try .init(
             baseURL: upstreams.labricBaseURL, apiKey: Secret(upstreams.labricAPIKey, source: "sandbox"))
         let gateway = GatewayService(
-            configuration: configuration, accessLog: try LogSetup.accessLogger(.stdout), logger: logger)
+            configuration: configuration, accessLog: try LogSetup.accessLogger(configuration), logger: logger)
         let host = self.host
         do {
             try await GatewayRunner.run(gateway, logger: logger) { port in

@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "labgate")
         logger.info("configuration\n\(configuration.redactedSummary())")
         let gateway = GatewayService(
-            configuration: configuration, accessLog: try LogSetup.accessLogger(configuration.accessLog), logger: logger)
+            configuration: configuration, accessLog: try LogSetup.accessLogger(configuration), logger: logger)
         try await GatewayRunner.run(gateway, logger: logger)
     }
 }

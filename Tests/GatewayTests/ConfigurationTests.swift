@@ -117,6 +117,8 @@ import Testing
             "LABGATE_REPLAY_BODY_LIMIT_BYTES": "2MiB", "LABGATE_MAX_BODY_BYTES": "1GiB",
             "LABGATE_MAX_HEADER_BYTES": "16384", "LABGATE_CONNECTION_LIMIT": "64",
             "LABGATE_LOGIN_BODY_LIMIT_BYTES": "1KiB", "LABGATE_ACCESS_LOG": "off", "LABGATE_LOG_LEVEL": "trace",
+            "LABGATE_ACCESS_LOG_FILE": "/var/log/labgate/access.log", "LABGATE_ACCESS_LOG_MAX_BYTES": "1MiB",
+            "LABGATE_ACCESS_LOG_KEEP": "3",
         ]
         let files = ["/tls/cert.pem": "CERT", "/tls/key.pem": "KEY"]
         let configuration = try load(environment: environment, files: files)
@@ -136,6 +138,8 @@ import Testing
         #expect(configuration.loginBodyLimitBytes == 1024)
         #expect(configuration.accessLog == .off)
         #expect(configuration.logLevel == .trace)
+        #expect(
+            configuration.accessLogRotation == .init(path: "/var/log/labgate/access.log", maxBytes: 1 << 20, keep: 3))
     }
 
     @Test func theConfigFileCanComeFromTheEnvironment() throws {

@@ -45,6 +45,9 @@ final class LiveGateway: Sendable {
         var scanSecretsAtEnd = true
         /// Last changes to the gateway's configuration.
         var configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in }
+        /// Makes the access log's logger from the final configuration (e.g. the real rotating file); nil: the
+        /// captured `accessLog`.
+        var accessLogger: (@Sendable (GatewayConfiguration) throws -> Logger?)? = nil
     }
 
     let gateway: GatewayService
@@ -278,8 +281,14 @@ func withLiveGateway<T: Sendable>(
     }
     options.configure(&configuration)
 
-    let gateway = GatewayService(
-        configuration: configuration, accessLog: accessLog.logger(label: "labgate.access"), logger: logger)
+    let accessLogger: Logger?
+    do {
+        accessLogger = try options.accessLogger?(configuration) ?? accessLog.logger(label: "labgate.access")
+    } catch {
+        await shutdownServers()
+        throw error
+    }
+    let gateway = GatewayService(configuration: configuration, accessLog: accessLogger, logger: logger)
     do {
         try gateway.start()
     } catch {
@@ -302,6 +311,10 @@ func withLiveGateway<T: Sendable>(
         // TokenManager.token() completes only while run() runs: the loop performs every exchange.
         if let tokens = gateway.genieTokens {
             group.addTask { await tokens.run() }
+        }
+        // The credential and TLS files are polled as `labgate serve` polls them.
+        if let files = gateway.credentialFiles {
+            group.addTask { await files.run() }
         }
         let result: Result<T, any Error>
         do {

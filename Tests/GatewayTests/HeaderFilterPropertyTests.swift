@@ -68,4 +68,30 @@ import Testing
             if sendHeader && HeaderFilter.isValidRequestID(text) { #expect(chosen == text) }
         }
     }
+
+    /// Any number of client `X-Request-Id`s with any text, and credentials under any spelling: upstream gets exactly
+    /// one valid request id (the client's first when it is valid), and never the client's credentials.
+    @Test func exactlyOneSaneRequestIDAndNoClientCredentialGoUpstream() async {
+        let credentialName = pick([
+            "Authorization", "authorization", "AUTHORIZATION", "aUtHoRiZaTiOn", "Proxy-Authorization",
+            "proxy-authorization",
+        ])
+        let value = Gen.ascii.string(of: 0...40)
+        let ids = value.array(of: 0...3)
+        let credentials = zip(credentialName, value).array(of: 0...3)
+        await propertyCheck(count: 500, input: ids, credentials, Self.headers) { ids, credentials, others in
+            var incoming = others
+            for id in ids { incoming.add("X-Request-Id", id) }
+            for (name, secret) in credentials { incoming.add(name, "Bearer " + secret) }
+            let requestID = HeaderFilter.requestID(from: incoming)
+            guard let forwarded = try? filter.request(incoming, requestID: requestID) else { return }
+            let sentIDs = forwarded.headers.values("X-Request-Id")
+            #expect(sentIDs.count == 1)
+            #expect(sentIDs.allSatisfy(HeaderFilter.isValidRequestID))
+            let names = forwarded.headers.map { $0.name.lowercased() }
+            #expect(!names.contains("authorization") && !names.contains("proxy-authorization"))
+            let back = filter.response(forwarded.headers, requestID: requestID)
+            #expect(back.values("X-Request-Id") == [requestID])
+        }
+    }
 }

@@ -69,6 +69,9 @@ extension ConfigurationKey {
     static let connectionLimit = ConfigurationKey("limits.connection_limit")
     static let drain = ConfigurationKey("shutdown.drain_seconds")
     static let accessLog = ConfigurationKey("logging.access_log")
+    static let accessLogFile = ConfigurationKey("logging.access_log_file")
+    static let accessLogMaxBytes = ConfigurationKey("logging.access_log_max_bytes")
+    static let accessLogKeep = ConfigurationKey("logging.access_log_keep")
     static let logLevel = ConfigurationKey("logging.log_level")
 
     /// Every setting, in the order of `config/labgate.yaml`.
@@ -76,7 +79,8 @@ extension ConfigurationKey {
         .host, .port, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit, .rateLimitBurst,
         .genieAPIURL, .genieToken, .genieTokenFile, .labricBaseURL, .labricKey, .labricKeyFile,
         .connectTimeout, .idleTimeout, .requestTimeout, .replayBodyLimit,
-        .maxBody, .maxHeader, .loginBodyLimit, .connectionLimit, .drain, .accessLog, .logLevel,
+        .maxBody, .maxHeader, .loginBodyLimit, .connectionLimit, .drain, .accessLog,
+        .accessLogFile, .accessLogMaxBytes, .accessLogKeep, .logLevel,
     ]
 
     /// The environment variable that names the YAML file (below `--config`, above the default path).

@@ -119,6 +119,10 @@ extension ConfigurationLoader {
         if let destination = text(.accessLog) {
             configuration.accessLog = GatewayConfiguration.AccessLog(destination)
         }
+        configuration.accessLogFile = text(.accessLogFile)
+        configuration.accessLogMaxBytes =
+            bytes(.accessLogMaxBytes, default: configuration.accessLogMaxBytes, in: 1024...(1 << 40)) ?? 0
+        configuration.accessLogKeep = integer(.accessLogKeep, default: configuration.accessLogKeep, in: 0...1000)
         if let level = text(.logLevel) {
             let name = level.lowercased() == "warn" ? "warning" : level.lowercased()
             if let parsed = Logger.Level(rawValue: name) {

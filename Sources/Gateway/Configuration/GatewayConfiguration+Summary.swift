@@ -68,7 +68,13 @@ extension GatewayConfiguration {
         section("shutdown", [("drain_seconds", Self.number(drainSeconds))])
         section(
             "logging",
-            [("access_log", Self.quotedIfNeeded(accessLog.description)), ("log_level", logLevel.rawValue)]
+            [
+                ("access_log", Self.quotedIfNeeded(accessLog.description)),
+                ("access_log_file", accessLogFile.map(Self.quotedIfNeeded) ?? "null"),
+                ("access_log_max_bytes", "\(accessLogMaxBytes)"),
+                ("access_log_keep", "\(accessLogKeep)"),
+                ("log_level", logLevel.rawValue),
+            ]
         )
         return lines.joined(separator: "\n")
     }

@@ -40,12 +40,21 @@ public struct GatewayConfiguration: Sendable {
     public var maxBodyBytes: Int?
     /// The largest request head accepted (431 past it).
     public var maxHeaderBytes: Int = 16 << 10
+    /// Seconds a client connection may stay idle before libmicrohttpd closes it (not a configuration key: tests
+    /// shorten it).
+    public var clientIdleTimeoutSeconds: Int = 60
     /// Concurrent client connections; more wait in the kernel's backlog.
     public var connectionLimit: Int = 4096
     /// The largest body `POST /genie/authn/login` accepts (413 past it).
     public var loginBodyLimitBytes: Int = 64 << 10
     /// Where the one-line-per-request JSON access log goes.
     public var accessLog: AccessLog = .stdout
+    /// An audit copy of the access log, written as well as `accessLog`, rotated by size; nil: none.
+    public var accessLogFile: String?
+    /// The audit file's size past which it is rotated.
+    public var accessLogMaxBytes: Int = 10 << 20
+    /// Rotated audit files kept beside the current one (`FILE.1` newest ... `FILE.<keep>` oldest).
+    public var accessLogKeep: Int = 5
     /// The level of labgate's own log.
     public var logLevel: Logger.Level = .info
     /// The YAML file the configuration was loaded from, if one was found (for the summary and SIGHUP).
@@ -58,6 +67,11 @@ public struct GatewayConfiguration: Sendable {
     public var rateLimit: TokenBucket.Limit? {
         guard rateLimitPerSecond > 0 else { return nil }
         return TokenBucket.Limit(rate: rateLimitPerSecond, burst: rateLimitBurst.map(Double.init))
+    }
+
+    /// The audit file's rotation, or nil without one.
+    public var accessLogRotation: JSONLogHandler.Sink.Rotation? {
+        accessLogFile.map { .init(path: $0, maxBytes: accessLogMaxBytes, keep: accessLogKeep) }
     }
 
     /// Whether `host` is a loopback address, reachable only from this machine.

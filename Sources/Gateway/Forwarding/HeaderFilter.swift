@@ -54,13 +54,18 @@ public struct HeaderFilter: Sendable {
     ///   - incoming: The client's headers, as received.
     ///   - requestID: The request id (see `requestID(from:)`), sent upstream as `X-Request-Id`.
     /// - Throws: `GatewayError` `.badRequest` when `Content-Length` is malformed, disagrees with itself, or comes
-    ///   together with `Transfer-Encoding` (a request-smuggling shape).
+    ///   together with `Transfer-Encoding` (a request-smuggling shape), or when a header's name is not an HTTP token
+    ///   or its value holds control characters (libmicrohttpd lets `Name : value` through; the upstream client
+    ///   would refuse to send it, which would look like an upstream failure).
     public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
         let named = Self.connectionTokens(incoming)
         var out = HTTPHeaders()
         var contentLength: Int?
         var isChunked = false
         for field in incoming {
+            guard Self.isToken(field.name), Self.isFieldValue(field.value) else {
+                throw GatewayError(.badRequest, "A request header has an invalid name or value.")
+            }
             let name = Self.lowercasedASCII(field.name)
             if name == "content-length" {
                 guard let length = Self.parseContentLength(field.value), contentLength == nil || contentLength == length
@@ -101,6 +106,24 @@ public struct HeaderFilter: Sendable {
         }
         out.add("X-Request-Id", requestID)
         return out
+    }
+
+    /// Whether `name` is an HTTP token (RFC 9110 `tchar`s, at least one).
+    static func isToken(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    true
+                default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
+            }
+    }
+
+    /// Whether `value` is a field value: visible characters, spaces, tabs and non-ASCII bytes; no other controls.
+    static func isFieldValue(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
     }
 
     // MARK: - Request ids

@@ -9,6 +9,8 @@ struct GenieAPI: Sendable {
     let lab: GenieLab
     let tokens: GenieTokenStore
     let faults: FaultInjector
+    /// The public token accepted now (starts as `configuration.publicToken`; `GenieSimulator.rotatePublicToken`).
+    let publicToken: AcceptedCredential
 
     private var now: Date { configuration.clock.now() }
 
@@ -26,9 +28,8 @@ struct GenieAPI: Sendable {
             throw GenieError.badRequest("the body must be {\"jwt\": \"<public API token>\"}")
         }
         // The vendor's example posts token.txt unstripped, trailing newline included.
-        guard !configuration.publicToken.isEmpty,
-            token.trimmingCharacters(in: .whitespacesAndNewlines) == configuration.publicToken
-        else {
+        let accepted = publicToken.value
+        guard !accepted.isEmpty, token.trimmingCharacters(in: .whitespacesAndNewlines) == accepted else {
             faults.increment("genie.login_rejected")
             throw GenieError.unauthorized("unknown public API token")
         }
@@ -39,7 +40,7 @@ struct GenieAPI: Sendable {
     /// `GET /catalog/library`: only a live private token opens it.
     func catalog(_ routed: SandboxRouter.Routed) throws(GenieError) -> HTTPServerResponse {
         let token = try Self.bearer(routed.request)
-        if token == configuration.publicToken {
+        if token == publicToken.value {
             throw .unauthorized("the public API token is not accepted here: exchange it at /authn/login")
         }
         if let refusal = tokens.refusal(of: token, at: now) { throw .unauthorized(refusal) }
@@ -89,7 +90,8 @@ struct GenieAPI: Sendable {
 
     /// The public token, and nothing else, opens the public API.
     func authorizePublicAPI(_ request: HTTPServerRequest) throws(GenieError) {
-        guard try Self.bearer(request) == configuration.publicToken else {
+        guard try Self.bearer(request) == publicToken.value else {
+            faults.increment("genie.public_rejected")
             throw .unauthorized("the public API needs the public API token as Bearer")
         }
     }

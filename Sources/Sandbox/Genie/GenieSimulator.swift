@@ -49,9 +49,12 @@ public final class GenieSimulator: HTTPResponder {
     public init(configuration: Configuration, faults: FaultInjector = FaultInjector()) {
         self.configuration = configuration
         self.faults = faults
-        let api = GenieAPI(configuration: configuration, lab: GenieLab(), tokens: GenieTokenStore(), faults: faults)
+        let api = GenieAPI(
+            configuration: configuration, lab: GenieLab(), tokens: GenieTokenStore(), faults: faults,
+            publicToken: AcceptedCredential(configuration.publicToken))
         self.api = api
         self.router = Self.routes(api)
+        faults.onRotateCredential { api.publicToken.rotate(to: $0) }
         faults.onRevokeTokens { api.tokens.revokeAll(at: configuration.clock.now()) }
         faults.onReset { api.lab.reset() }
     }
@@ -80,6 +83,15 @@ public final class GenieSimulator: HTTPResponder {
     public func revokePrivateTokens() -> Int {
         api.tokens.revokeAll(at: configuration.clock.now())
     }
+
+    /// Accepts only `token` as the public API token from now on (login and the public API); private tokens issued
+    /// so far stay valid until they expire or are revoked.
+    public func rotatePublicToken(to token: String) {
+        api.publicToken.rotate(to: token.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// The public API token accepted now.
+    public var publicToken: String { api.publicToken.value }
 
     /// Restores the seeded instruments and forgets every command.
     public func resetLab() {

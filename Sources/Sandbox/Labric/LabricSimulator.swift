@@ -1,6 +1,7 @@
 import Foundation
 import MicroHTTPServer
 import NIOCore
+import Synchronization
 
 /// A stand-in for the Labric platform API as the official Python SDK (labric 0.14.17) sees it: every route under
 /// `/api/v1/...` with the SDK's field names, bare arrays for lists, `{"detail": ...}` errors, API keys with scopes, and
@@ -65,10 +66,10 @@ public struct LabricSimulator: HTTPResponder {
     }
 
     let store: LabricStore
-    let keys: [String: APIKey]
+    let keys: KeyRing
     let configuration: Configuration
     let clock: SandboxClock
-    let faults: FaultInjector?
+    public let faults: FaultInjector?
     private var router = SandboxRouter()
 
     /// - Parameters:
@@ -85,12 +86,34 @@ public struct LabricSimulator: HTTPResponder {
         publicBaseURL: String? = nil
     ) {
         self.store = LabricStore(instruments: LabricSeed.instruments, models: LabricSeed.models(at: clock.now()))
-        self.keys = Dictionary(apiKeys.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+        self.keys = KeyRing(Self.index(apiKeys))
         self.configuration = configuration
         self.clock = clock
         self.faults = faults
         self.publicBaseURL = publicBaseURL
         router = Self.routes(for: self)
+        // The control endpoint's rotation keeps the scopes of the first key (the sandbox has one, admin).
+        faults?.onRotateCredential { [keys] newKey in
+            keys.entries.withLock { keys in
+                let scopes = keys.values.first?.scopes ?? [.admin]
+                keys = Self.index([APIKey(newKey, name: "rotated", scopes: scopes)])
+            }
+        }
+    }
+
+    /// Accepts exactly `apiKeys` from now on: every other bearer, the previous keys included, gets 401.
+    public func replaceAPIKeys(_ apiKeys: [APIKey]) {
+        keys.entries.withLock { $0 = Self.index(apiKeys) }
+    }
+
+    private static func index(_ apiKeys: [APIKey]) -> [String: APIKey] {
+        Dictionary(apiKeys.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// The accepted keys, shared by every copy of the simulator (it is a struct) and replaceable while it serves.
+    final class KeyRing: Sendable {
+        let entries: Mutex<[String: APIKey]>
+        init(_ entries: [String: APIKey]) { self.entries = Mutex(entries) }
     }
 
     /// The absolute base of storage URLs; nil means "from each request's Host header".
@@ -127,8 +150,11 @@ public struct LabricSimulator: HTTPResponder {
     func authenticate(_ request: HTTPServerRequest, _ scope: Scope) throws(LabricAPIError) -> APIKey {
         guard let header = request.headers["Authorization"],
             header.count > 7, header.prefix(7).lowercased() == "bearer ",
-            let key = keys[header.dropFirst(7).trimmingCharacters(in: .whitespaces)]
-        else { throw LabricAPIError(401, "Unauthorized") }
+            let key = keys.entries.withLock({ $0[header.dropFirst(7).trimmingCharacters(in: .whitespaces)] })
+        else {
+            faults?.increment("labric.unauthorized")
+            throw LabricAPIError(401, "Unauthorized")
+        }
         guard key.allows(scope) else {
             throw LabricAPIError(403, "This API key does not have the '\(scope.rawValue)' scope")
         }
