@@ -8,10 +8,19 @@ public protocol HTTPResponder: Sendable {
     /// It saves the hop to a task and back, which is most of the cost of a tiny response. A `.stream` body is not
     /// taken here (it needs a task): `respond` is called instead.
     func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse?
+
+    /// Starts answering a request without a body through `channel`, on the server's thread, or returns false to
+    /// have `respond` called. For answers that come from callbacks elsewhere (an HTTP client's delegate on its
+    /// event loop): no task is started and nothing waits. It must only start the work, never block; the answer
+    /// must then come through `channel`, or the exchange lasts until the client leaves or the request deadline.
+    /// Asked after `respondImmediately` declined.
+    func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool
 }
 
 extension HTTPResponder {
     public func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? { nil }
+
+    public func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool { false }
 }
 
 /// A responder made from a closure.
