@@ -101,7 +101,7 @@ public final class GatewayResponder: HTTPResponder {
     }
 
     /// Routing, then client keys and rate limits: the probes stay open, login checks its body instead.
-    private func admit(_ request: HTTPServerRequest) -> Admission {
+    func admit(_ request: HTTPServerRequest) -> Admission {
         let started = ContinuousClock.now
         let requestID = HeaderFilter.requestID(from: request.headers)
         let route: Route
@@ -202,7 +202,7 @@ public final class GatewayResponder: HTTPResponder {
     }
 
     /// Counts the response and logs it once its body has been sent.
-    private func observed(
+    func observed(
         _ response: HTTPServerResponse,
         _ request: HTTPServerRequest,
         _ route: String,

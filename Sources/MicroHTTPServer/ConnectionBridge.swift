@@ -16,9 +16,10 @@ enum ConnectionBridge {
     }
 
     static func peer(_ connection: OpaquePointer) -> String? {
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard cmhd_connection_peer(connection, &buffer, 64) == 0 else { return nil }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            guard cmhd_connection_peer(connection, buffer.baseAddress, 64) == 0 else { return nil }
+            return String(cString: buffer.baseAddress!)
+        }
     }
 
     /// Creates and queues the MHD response for `response`. For a streamed body, `exchange` feeds the content reader.
@@ -52,8 +53,12 @@ enum ConnectionBridge {
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
+        // withCString: a native Swift string lends its own NUL-terminated bytes, where the implicit String-to-pointer
+        // conversion copies each into a new array (two allocations per header, seen in callgrind).
         for field in response.headers where isSendable(field) {
-            _ = MHD_add_response_header(mhdResponse, field.name, field.value)
+            _ = field.name.withCString { name in
+                field.value.withCString { value in MHD_add_response_header(mhdResponse, name, value) }
+            }
         }
         if closing { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(clamping: response.status), mhdResponse)

@@ -36,7 +36,7 @@ extension Exchange {
 
     /// Hands the response head to the MHD thread; from now on unread upload bytes are dropped, since MHD can only
     /// send the response once the request is fully read.
-    private func deliver(_ response: HTTPServerResponse) {
+    func deliver(_ response: HTTPServerResponse) {
         let resume = state.withLock { state -> Bool in
             state.response = response
             state.uploadDiscarded = true
@@ -48,7 +48,7 @@ extension Exchange {
         if resume { resumeConnection() }
     }
 
-    private func finishStream(failed: Bool) {
+    func finishStream(failed: Bool) {
         let resume = state.withLock { state -> Bool in
             state.downFinished = true
             state.downFailed = failed
@@ -60,19 +60,23 @@ extension Exchange {
     /// Ends the exchange early (client gone, deadline, shutdown): waiters throw, the task is cancelled, and a
     /// suspended connection is resumed so that MHD closes it.
     func abort() {
-        let (task, uploadWaiter, writerWaiter, resume) = state.withLock { state in
+        let (task, uploadWaiter, writerWaiter, callbacks, resume) = state.withLock { state in
             if state.aborted {
                 return (
                     Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
-                    CheckedContinuation<Void, any Error>?.none, false
+                    CheckedContinuation<Void, any Error>?.none, [@Sendable () -> Void](), false
                 )
             }
             state.aborted = true
-            return (state.task, state.uploadWaiter.take(), state.writerWaiter.take(), state.clearSuspended())
+            let callbacks = [state.cancelHandler.take(), state.writableWaiter.take()].compactMap { $0 }
+            return (
+                state.task, state.uploadWaiter.take(), state.writerWaiter.take(), callbacks, state.clearSuspended()
+            )
         }
         uploadWaiter?.resume(throwing: HTTPServerError.clientGone)
         writerWaiter?.resume(throwing: HTTPServerError.clientGone)
         task?.cancel()
+        for callback in callbacks { callback() }
         if resume { resumeConnection() }
     }
 }

@@ -51,6 +51,10 @@ final class Exchange: @unchecked Sendable {
         var downFinished = false
         var downFailed = false
         var writerWaiter: CheckedContinuation<Void, any Error>?
+        /// A channel producer's (`HTTPResponseChannel`) wait for room in `down`.
+        var writableWaiter: (@Sendable () -> Void)?
+        /// What a channel producer stops with when the exchange ends early.
+        var cancelHandler: (@Sendable () -> Void)?
     }
 
     // MARK: MHD thread
@@ -125,6 +129,10 @@ final class Exchange: @unchecked Sendable {
             if immediate != nil { return .YES }
         }
         context.registry.insert(self)
+        // Answered through callbacks (e.g. an HTTP client's delegate): no task either.
+        if !framing.hasBody, responder.respond(to: request, through: HTTPResponseChannel(exchange: self)) {
+            return .YES
+        }
         let task = Task { await self.run(responder, request) }
         let cancel = state.withLock { state in
             state.task = task
@@ -195,15 +203,16 @@ final class Exchange: @unchecked Sendable {
     /// The content reader: copies queued response bytes into MHD's buffer, or suspends until there are some.
     func read(into buffer: UnsafeMutableRawPointer, max: Int) -> Int {
         let lowWater = context.configuration.streamBufferBytes / 2
-        let (result, writer): (Int, CheckedContinuation<Void, any Error>?) = state.withLock { state in
-            if state.aborted { return (ConnectionBridge.endWithError, nil) }
+        typealias Waiters = (CheckedContinuation<Void, any Error>?, (@Sendable () -> Void)?)
+        let (result, writer): (Int, Waiters) = state.withLock { state in
+            if state.aborted { return (ConnectionBridge.endWithError, (nil, nil)) }
             if state.down.isEmpty {
                 if state.downFinished {
-                    return (state.downFailed ? ConnectionBridge.endWithError : ConnectionBridge.endOfStream, nil)
+                    return (state.downFailed ? ConnectionBridge.endWithError : ConnectionBridge.endOfStream, (nil, nil))
                 }
                 state.suspended = true
                 MHD_suspend_connection(connection)
-                return (0, nil)
+                return (0, (nil, nil))
             }
             var copied = 0
             while copied < max, var chunk = state.down.first {
@@ -220,18 +229,24 @@ final class Exchange: @unchecked Sendable {
                 }
             }
             state.downBytes -= copied
-            let writer = state.downBytes <= lowWater ? state.writerWaiter.take() : nil
-            return (copied, writer)
+            guard state.downBytes <= lowWater else { return (copied, (nil, nil)) }
+            return (copied, (state.writerWaiter.take(), state.writableWaiter.take()))
         }
-        writer?.resume()
+        writer.0?.resume()
+        writer.1?()
         return result
     }
 
     /// libmicrohttpd is done with this request, completely or not.
     func completed(ok: Bool) {
         context.registry.remove(self)
+        let finished = state.withLock { state -> Bool in
+            // A channel producer's callbacks hold the producer, which holds this exchange: let go of them.
+            if state.downFinished { (state.cancelHandler, state.writableWaiter) = (nil, nil) }
+            return state.downFinished
+        }
         // Done "OK" with the stream unfinished happens when MHD sends no body (HEAD, 204, 304): the writer must stop.
-        if !ok || !state.withLock({ $0.downFinished }) { abort() }
+        if !ok || !finished { abort() }
     }
 }
 

@@ -13,11 +13,20 @@ public protocol HTTPResponder: Sendable {
     /// here is sent at once and the connection closed, the body never read (e.g. 413 for a route's own, smaller
     /// body limit). libmicrohttpd sends a later answer only once the whole body has arrived. It must never block.
     func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse?
+
+    /// Starts answering a request without a body through `channel`, on the server's thread, or returns false to
+    /// have `respond` called. For answers that come from callbacks elsewhere (an HTTP client's delegate on its
+    /// event loop): no task is started and nothing waits. It must only start the work, never block; the answer
+    /// must then come through `channel`, or the exchange lasts until the client leaves or the request deadline.
+    /// Asked after `respondImmediately` declined.
+    func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool
 }
 
 extension HTTPResponder {
     public func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? { nil }
     public func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse? { nil }
+
+    public func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool { false }
 }
 
 /// A responder made from a closure.

@@ -1,3 +1,4 @@
+import Foundation
 import MicroHTTPServer
 import Testing
 
@@ -101,5 +102,25 @@ import Testing
     @Test func parsesConnectionTokens() {
         let headers: HTTPHeaders = ["Connection": " Keep-Alive ,X-A,,\tx-b ", "connection": "Upgrade"]
         #expect(HeaderFilter.connectionTokens(headers) == ["keep-alive", "x-a", "x-b", "upgrade"])
+    }
+
+    /// The allocation-free name check says what the documented sets say, whatever the case, and nothing more.
+    @Test func nameKindAgreesWithTheDocumentedSets() {
+        let names = HeaderFilter.droppedFromRequests.union(HeaderFilter.droppedFromResponses).union(["location"])
+        let others = [
+            "x-custom", "content-type", "te ", "hosts", "locatio", "x-request-i\u{0}", "authorizatioN2", "",
+            "con\rection", "keep\ralive", "Content-Lengt\u{48}",
+        ]
+        for name in Array(names) + others {
+            for variant in [name, name.uppercased(), name.capitalized] {
+                let kind = HeaderFilter.NameKind(variant)
+                let lowercase = HeaderFilter.lowercasedASCII(variant)
+                #expect(
+                    kind.isDroppedFromRequests == HeaderFilter.droppedFromRequests.contains(lowercase), "\(variant)")
+                #expect(
+                    kind.isDroppedFromResponses == HeaderFilter.droppedFromResponses.contains(lowercase), "\(variant)")
+                #expect((kind == .location) == (lowercase == "location"), "\(variant)")
+            }
+        }
     }
 }

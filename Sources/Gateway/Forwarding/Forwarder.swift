@@ -70,6 +70,35 @@ public struct Forwarder: Sendable {
         }
     }
 
+    /// Forwards a request without a body with the upstream's fixed credential, relaying the answer to `channel`
+    /// from AsyncHTTPClient's event loop (`UpstreamRelay`); returns at once.
+    /// - Parameters:
+    ///   - onError: the request failed before the upstream's head (a `GatewayError`, or a cancellation when the
+    ///     client left); nothing has been sent to the client.
+    ///   - onEnd: the response went to the client, completely or cut short.
+    func forward(
+        _ request: HTTPServerRequest,
+        target: String,
+        to upstream: Upstream,
+        requestID: String,
+        through channel: HTTPResponseChannel,
+        onError: @escaping @Sendable (any Error) -> Void,
+        onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
+    ) {
+        let forwarded: HeaderFilter.ForwardedRequest
+        do {
+            forwarded = try upstream.filter.request(request.headers, requestID: requestID)
+        } catch {
+            onError(error)
+            return
+        }
+        var headers = forwarded.headers
+        headers.add("Authorization", "Bearer \(upstream.credential.value)")
+        client.send(
+            method: request.method, url: upstream.url(for: target), headers: headers, filter: upstream.filter,
+            requestID: requestID, relayingTo: channel, onError: onError, onEnd: onEnd)
+    }
+
     private func send(
         _ method: String,
         _ url: String,

@@ -60,21 +60,22 @@ public struct HeaderFilter: Sendable {
     public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
         let named = Self.connectionTokens(incoming)
         var out = HTTPHeaders()
+        out.reserveCapacity(incoming.count + 2)
         var contentLength: Int?
         var isChunked = false
         for field in incoming {
             guard Self.isToken(field.name), Self.isFieldValue(field.value) else {
                 throw GatewayError(.badRequest, "A request header has an invalid name or value.")
             }
-            let name = Self.lowercasedASCII(field.name)
-            if name == "content-length" {
+            let kind = NameKind(field.name)
+            if kind == .contentLength {
                 guard let length = Self.parseContentLength(field.value), contentLength == nil || contentLength == length
                 else { throw GatewayError(.badRequest, "The Content-Length header is malformed.") }
                 contentLength = length
-            } else if name == "transfer-encoding" {
+            } else if kind == .transferEncoding {
                 isChunked = true
             }
-            if Self.droppedFromRequests.contains(name) || named.contains(name) { continue }
+            if kind.isDroppedFromRequests || Self.isNamed(field.name, in: named) { continue }
             out.add(field.name, field.value)
         }
         if isChunked && contentLength != nil {
@@ -95,10 +96,11 @@ public struct HeaderFilter: Sendable {
     {
         let named = Self.connectionTokens(upstreamHeaders)
         var out = HTTPHeaders()
+        out.reserveCapacity(upstreamHeaders.count + 1)
         for field in upstreamHeaders {
-            let name = Self.lowercasedASCII(field.name)
-            if Self.droppedFromResponses.contains(name) || named.contains(name) { continue }
-            if name == "location" {
+            let kind = NameKind(field.name)
+            if kind.isDroppedFromResponses || Self.isNamed(field.name, in: named) { continue }
+            if kind == .location {
                 out.add(field.name, rewriteLocation(field.value, gatewayOrigin: gatewayOrigin))
             } else {
                 out.add(field.name, field.value)
@@ -153,8 +155,8 @@ public struct HeaderFilter: Sendable {
     /// The header names listed in `Connection`, lowercase: they are hop-by-hop for this message only.
     public static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
         var tokens: Set<String> = []
-        for value in headers.values("Connection") {
-            for token in value.split(separator: ",") {
+        for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
+            for token in field.value.split(separator: ",") {
                 let trimmed = token.trimmingASCIIWhitespace()
                 if !trimmed.isEmpty { tokens.insert(lowercasedASCII(String(trimmed))) }
             }
@@ -165,6 +167,10 @@ public struct HeaderFilter: Sendable {
     /// The length a `Content-Length` value states, or nil when it is malformed. A list of equal values (`5, 5`)
     /// counts as one, as RFC 9110 allows.
     public static func parseContentLength(_ value: String) -> Int? {
+        // The usual shape, plain digits, without splitting.
+        if (1...18).contains(value.utf8.count), value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return Int(value)
+        }
         var result: Int?
         for part in value.split(separator: ",", omittingEmptySubsequences: false) {
             let digits = part.trimmingASCIIWhitespace()
@@ -174,6 +180,12 @@ public struct HeaderFilter: Sendable {
             result = length
         }
         return result
+    }
+
+    /// Whether a header is one the `Connection` header named (`named` is lowercase, and nearly always empty).
+    static func isNamed(_ name: String, in named: Set<String>) -> Bool {
+        for token in named where HTTPHeaders.equalFold(token, name) { return true }
+        return false
     }
 
     static func lowercasedASCII(_ name: String) -> String {

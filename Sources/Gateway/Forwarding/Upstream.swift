@@ -7,11 +7,14 @@ public struct Upstream: Sendable {
     public let filter: HeaderFilter
     /// The long-lived credential (Labric API key, Genie public token), read per request so rotation takes effect.
     public let credential: SecretValue
+    /// `origin.origin`, made once: it starts every forwarded URL.
+    let originURL: String
 
     public init(name: Route.Upstream, origin: UpstreamOrigin, credential: SecretValue) {
         self.name = name
         self.origin = origin
         self.credential = credential
+        self.originURL = origin.origin
         switch name {
         case .labric:
             filter = HeaderFilter(upstream: origin, routePrefix: "/labric", upstreamPath: origin.basePath)
@@ -22,6 +25,6 @@ public struct Upstream: Sendable {
 
     /// The absolute URL for an upstream target from `Route.upstreamTarget` (which already carries any base path).
     func url(for target: String) -> String {
-        origin.origin + target
+        originURL + target
     }
 }

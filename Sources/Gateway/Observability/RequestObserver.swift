@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import Synchronization
 
 // Prometheus has types of the same names: labgate records through swift-metrics.
 typealias Gauge = Metrics.Gauge
@@ -71,15 +72,8 @@ public final class RequestObserver: Sendable {
     /// Records one finished exchange: the request counter, the latency histogram, the access-log line.
     func completed(_ record: RequestRecord, bytes: Int, failed: Bool = false) {
         let duration = ContinuousClock.now - record.started
-        Counter(
-            label: "labgate_requests_total",
-            dimensions: [
-                ("route", record.route), ("method", Self.methodLabel(record.method)), ("status", "\(record.status)"),
-            ],
-            factory: factory
-        ).increment()
-        Timer(label: "labgate_request_duration_seconds", dimensions: [("route", record.route)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+        requestCounter(route: record.route, method: Self.methodLabel(record.method), status: record.status).increment()
+        durationTimer(route: record.route).recordNanoseconds(duration.nanoseconds)
         guard let accessLog else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(record.requestID),
@@ -97,6 +91,37 @@ public final class RequestObserver: Sendable {
         }
         if failed { metadata["aborted"] = .stringConvertible(true) }
         accessLog.info("request", metadata: metadata)
+    }
+
+    /// One series of `labgate_requests_total`.
+    struct RequestSeries: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
+
+    /// The per-request metric objects, made once per series: looking them up in the factory for every request
+    /// (labels built, sanitised, found in the registry) cost more than the rest of the bookkeeping (issue 7).
+    let requestCounters = Mutex<[RequestSeries: Counter]>([:])
+    let durationTimers = Mutex<[String: Timer]>([:])
+
+    func requestCounter(route: String, method: String, status: Int) -> Counter {
+        let series = RequestSeries(route: route, method: method, status: status)
+        if let counter = requestCounters.withLock({ $0[series] }) { return counter }
+        let counter = Counter(
+            label: "labgate_requests_total",
+            dimensions: [("route", route), ("method", method), ("status", "\(status)")],
+            factory: factory
+        )
+        requestCounters.withLock { $0[series] = counter }
+        return counter
+    }
+
+    func durationTimer(route: String) -> Timer {
+        if let timer = durationTimers.withLock({ $0[route] }) { return timer }
+        let timer = Timer(label: "labgate_request_duration_seconds", dimensions: [("route", route)], factory: factory)
+        durationTimers.withLock { $0[route] = timer }
+        return timer
     }
 
     /// The Prometheus text exposition of every metric.

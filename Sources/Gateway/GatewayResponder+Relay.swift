@@ -1,0 +1,66 @@
+import MicroHTTPServer
+import NIOCore
+
+// The forwarded requests answered without a task (issue 7): no body, a fixed credential (Labric, Genie's public
+// API). They are routed, checked and counted exactly like the others; the upstream's answer is relayed from
+// AsyncHTTPClient's event loop straight to the client's connection.
+extension GatewayResponder {
+    public func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
+        let admitted: Admitted
+        switch admit(request) {
+        case .refused(let response):
+            channel.send(response)
+            return true
+        case .admitted(let value):
+            admitted = value
+        }
+        let upstream: Upstream
+        let target: String
+        switch admitted.route {
+        case .labric(let value) where upstreams.labric != nil:
+            (upstream, target) = (upstreams.labric!, value)
+        case .geniePublic(let value) where upstreams.genie != nil:
+            (upstream, target) = (upstreams.genie!, value)
+        default:
+            return false  // login, the private API (token, 401 replay) and local answers: `respond`
+        }
+        let (route, requestID, started, client) =
+            (admitted.route, admitted.requestID, admitted.started, admitted.client)
+        do {
+            try rateLimiter?.admit(client: client)
+        } catch {
+            channel.send(
+                observed(error.response(requestID: requestID), request, route.name, requestID, started, client: client))
+            return true
+        }
+        let observer = self.observer
+        let record = RequestRecord(
+            requestID: requestID, route: route.name, method: request.method, path: String(request.path),
+            status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
+        observer.started(route: route.name)
+        forwarder.forward(
+            request, target: target, to: upstream, requestID: requestID, through: channel,
+            onError: { error in
+                observer.finished(route: route.name)
+                // The client left before the head: there is no one to answer or to log for.
+                guard let error = error as? GatewayError else { return }
+                observer.upstreamError(route: route.name, code: error.code.rawValue)
+                let response = error.response(requestID: requestID)
+                var record = record
+                record.status = response.status
+                channel.send(response)
+                if case .bytes(let buffer) = response.body {
+                    observer.completed(record, bytes: buffer.readableBytes)
+                }
+            },
+            onEnd: { ending in
+                observer.finished(route: route.name)
+                var record = record
+                record.status = ending.status
+                record.upstreamDuration = ending.upstreamDuration
+                observer.completed(record, bytes: ending.bytes, failed: ending.failed)
+            }
+        )
+        return true
+    }
+}

@@ -1,0 +1,54 @@
+import NIOCore
+
+/// A response written through calls instead of a task: for responders whose answer comes from callbacks on another
+/// thread (an HTTP client's delegate on its event loop), so that no task is started and nothing awaits.
+///
+/// Every method may be called from any thread, in this order: either `send` once, or `sendHead` once, then `write`
+/// any number of times, then `finish`. Calls after the exchange ended (the client left, the deadline passed, the
+/// server shut down) are ignored; `onCancel` says when that happens.
+public final class HTTPResponseChannel: Sendable {
+    let exchange: Exchange
+
+    init(exchange: Exchange) {
+        self.exchange = exchange
+    }
+
+    /// Sends a whole response. A `.stream` body cannot be written here: it ends the exchange with a cut body.
+    public func send(_ response: HTTPServerResponse) {
+        exchange.deliver(response)
+        if case .stream = response.body { exchange.finishStream(failed: true) }
+    }
+
+    /// Sends the head of a response whose body follows through `write` and `finish`.
+    /// - Parameter length: the body's length when known (sent as Content-Length), nil for a chunked body.
+    public func sendHead(status: Int, headers: HTTPHeaders, length: Int?) {
+        exchange.deliver(
+            HTTPServerResponse(status: status, headers: headers, body: .stream(length: length, write: Self.noWriter)))
+    }
+
+    /// Queues a body chunk for the client.
+    /// - Returns: false when the queue is full: stop writing until `whenWritable` calls back.
+    @discardableResult
+    public func write(_ chunk: ByteBuffer) -> Bool {
+        exchange.enqueue(chunk)
+    }
+
+    /// Calls `callback` once the queue has room again (at once when it has), or when the exchange has ended.
+    /// It may be called on the server's thread: it must only hand off, never block.
+    public func whenWritable(_ callback: @escaping @Sendable () -> Void) {
+        exchange.whenWritable(callback)
+    }
+
+    /// Ends the body: completely, or `failed`, which cuts it short so the client sees a truncated response.
+    public func finish(failed: Bool = false) {
+        exchange.finishStream(failed: failed)
+    }
+
+    /// Calls `handler` once when the exchange ends before `finish` (at once when it has already): stop the work
+    /// that produces the response then.
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        exchange.onCancel(handler)
+    }
+
+    private static let noWriter: @Sendable (ResponseBodyWriter) async throws -> Void = { _ in }
+}

@@ -1,0 +1,179 @@
+import Dispatch
+import Foundation
+import LabgateTestSupport
+import Logging
+import MicroHTTPServer
+import NIOCore
+import Synchronization
+import Testing
+
+/// The callback path of `HTTPResponder`: answers written through `HTTPResponseChannel` from another thread.
+@Suite struct ResponseChannelTests {
+    /// Answers through the channel from a dispatch queue (as an HTTP client's event loop would), or declines.
+    struct ChannelResponder: HTTPResponder {
+        let answer: @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool
+
+        func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
+            HTTPServerResponse(status: 200, body: .string("from the task"))
+        }
+
+        func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
+            answer(request, channel)
+        }
+    }
+
+    static let queue = DispatchQueue(label: "channel-producer")
+
+    func withChannelServer<T>(
+        _ answer: @escaping @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool,
+        _ body: (HTTPServer) async throws -> T
+    ) async throws -> T {
+        let server = HTTPServer(
+            configuration: .init(host: "127.0.0.1", port: 0),
+            responder: ChannelResponder(answer: answer),
+            logger: Logger(label: "test")
+        )
+        try server.start()
+        do {
+            let result = try await body(server)
+            await server.shutdown(gracePeriod: .seconds(5))
+            return result
+        } catch {
+            await server.shutdown(gracePeriod: .seconds(1))
+            throw error
+        }
+    }
+
+    @Test func sendsAWholeResponseFromAnotherThreadOnKeepAlive() async throws {
+        try await withChannelServer({ request, channel in
+            Self.queue.async {
+                channel.send(
+                    HTTPServerResponse(status: 201, headers: ["X-Via": "channel"], body: .string(request.target)))
+            }
+            return true
+        }) { server in
+            let port = server.port
+            let replies = try await offPool {
+                let client = try RawClient(port: port)
+                return try (0..<200).map { i in
+                    try client.send("GET /n/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+                    return try client.readResponse()
+                }
+            }
+            #expect(replies.allSatisfy { $0.status == 201 && $0.header("X-Via") == "channel" })
+            #expect(replies.enumerated().allSatisfy { $0.element.text == "/n/\($0.offset)" })
+        }
+    }
+
+    @Test func declinedRequestsAndRequestsWithBodiesGoToTheTask() async throws {
+        let asked = Counter()
+        try await withChannelServer({ _, _ in
+            asked.add(1)
+            return false
+        }) { server in
+            let port = server.port
+            let (declined, withBody) = try await offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+                let declined = try client.readResponse().text
+                try client.send("POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+                return (declined, try client.readResponse().text)
+            }
+            #expect(declined == "from the task")
+            #expect(withBody == "from the task")
+            #expect(asked.value == 1)
+        }
+    }
+
+    /// 64 MiB in 64 KiB chunks, written only while `write` says there is room: byte-exact, and the producer did
+    /// have to wait for the client.
+    @Test func streamsWithBackpressureByteExact() async throws {
+        let total = 64 << 20
+        let waits = Counter()
+        try await withChannelServer({ _, channel in
+            channel.sendHead(status: 200, headers: ["Content-Type": "application/octet-stream"], length: nil)
+            @Sendable func produce(from offset: Int) {
+                var offset = offset
+                while offset < total {
+                    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+                    BytePattern.fill(&chunk, from: offset)
+                    offset += chunk.count
+                    if !channel.write(ByteBuffer(bytes: chunk)) {
+                        waits.add(1)
+                        let next = offset
+                        channel.whenWritable { Self.queue.async { produce(from: next) } }
+                        return
+                    }
+                }
+                channel.finish()
+            }
+            Self.queue.async { produce(from: 0) }
+            return true
+        }) { server in
+            let port = server.port
+            let (status, received, mismatches) = try await offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+                var received = 0
+                var mismatches = 0
+                let response = try client.readResponse { bytes in
+                    if !bytes.withUnsafeBytes({ BytePattern.matches($0, at: received) }) { mismatches += 1 }
+                    received += bytes.count
+                }
+                return (response.status, received, mismatches)
+            }
+            #expect(status == 200)
+            #expect(received == total)
+            #expect(mismatches == 0)
+            #expect(waits.value > 0)
+        }
+    }
+
+    @Test func theProducerIsCancelledWhenTheClientLeaves() async throws {
+        let cancelled = Flag()
+        try await withChannelServer({ _, channel in
+            channel.onCancel { cancelled.set() }
+            channel.sendHead(status: 200, headers: [:], length: nil)
+            channel.write(ByteBuffer(string: "first part"))
+            return true  // and never finishes
+        }) { server in
+            let port = server.port
+            struct SawTheFirstPart: Error {}
+            try await offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+                // Leave once the exchange surely exists: after its first bytes.
+                do {
+                    _ = try client.readResponse { _ in throw SawTheFirstPart() }
+                } catch is SawTheFirstPart {}
+                client.reset()
+            }
+            #expect(await eventually { cancelled.value })
+            #expect(await eventually { server.inFlightCount == 0 })
+        }
+    }
+
+    @Test func aCutBodyClosesTheConnection() async throws {
+        try await withChannelServer({ _, channel in
+            Self.queue.async {
+                channel.sendHead(status: 200, headers: [:], length: 100)
+                channel.write(ByteBuffer(string: "only ten b"))
+                channel.finish(failed: true)
+            }
+            return true
+        }) { server in
+            let port = server.port
+            let outcome = try await offPool { () -> String in
+                let client = try RawClient(port: port)
+                try client.send("GET /cut HTTP/1.1\r\nHost: t\r\n\r\n")
+                do {
+                    _ = try client.readResponse()
+                    return "complete"
+                } catch {
+                    return "cut"
+                }
+            }
+            #expect(outcome == "cut")
+        }
+    }
+}
