@@ -1,4 +1,5 @@
 import Foundation
+import LabgateTestSupport
 import Sandbox
 import Testing
 

@@ -28,20 +28,7 @@ import Testing
         _ answer: @escaping @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool,
         _ body: (HTTPServer) async throws -> T
     ) async throws -> T {
-        let server = HTTPServer(
-            configuration: .init(host: "127.0.0.1", port: 0),
-            responder: ChannelResponder(answer: answer),
-            logger: Logger(label: "test")
-        )
-        try server.start()
-        do {
-            let result = try await body(server)
-            await server.shutdown(gracePeriod: .seconds(5))
-            return result
-        } catch {
-            await server.shutdown(gracePeriod: .seconds(1))
-            throw error
-        }
+        try await withServer(responder: ChannelResponder(answer: answer), body)
     }
 
     @Test func sendsAWholeResponseFromAnotherThreadOnKeepAlive() async throws {

@@ -86,16 +86,7 @@ public final class ClientKeysReloader: Service, Sendable {
 
     /// Polls the file until graceful shutdown or cancellation.
     public func run() async {
-        await cancelWhenGracefulShutdown { [self] in
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: pollInterval)
-                } catch {
-                    return
-                }
-                reloadIfChanged()
-            }
-        }
+        await pollUntilShutdown(every: pollInterval) { [self] in _ = reloadIfChanged() }
     }
 
     private func apply(reason: String) -> Bool {

@@ -128,16 +128,7 @@ public final class CredentialFileReloader: Service, Sendable {
 
     /// Polls the files until graceful shutdown or cancellation.
     public func run() async {
-        await cancelWhenGracefulShutdown { [self] in
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: pollInterval)
-                } catch {
-                    return
-                }
-                reloadIfChanged()
-            }
-        }
+        await pollUntilShutdown(every: pollInterval) { [self] in _ = reloadIfChanged() }
     }
 
     private func apply(_ credential: Credential, reason: String) -> Outcome {

@@ -8,27 +8,29 @@ import Foundation
 /// A blocking HTTP/1.1 client on a raw socket: it sends exactly the bytes a test writes, which no real client lets
 /// a test do (hostile input, slow headers, vanishing mid-body). Use it through `offPool`, never on the
 /// cooperative pool, which it would block.
-final class RawClient {
-    let fd: Int32
+public final class RawClient {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+
+        public init(description: String) { self.description = description }
     }
 
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
-        var text: String { String(decoding: body, as: UTF8.self) }
+        public var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    init(port: Int, timeoutSeconds: Int = 30) throws {
+    public init(port: Int, timeoutSeconds: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         var address = sockaddr_in()
@@ -51,13 +53,13 @@ final class RawClient {
 
     deinit { Glibc.close(fd) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try send($0) }
     }
 
-    func send(_ bytes: UnsafeRawBufferPointer) throws {
+    public func send(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
@@ -67,7 +69,7 @@ final class RawClient {
     }
 
     /// Closes the socket at once with a reset, as a crashed client would.
-    func reset() {
+    public func reset() {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         shutdown(fd, Int32(SHUT_RDWR))
@@ -95,7 +97,7 @@ final class RawClient {
     }
 
     /// Reads one response. The body goes to `onBody` chunk by chunk when given (large bodies), else into `body`.
-    func readResponse(head: Bool = false, onBody: (([UInt8]) throws -> Void)? = nil) throws -> Response {
+    public func readResponse(head: Bool = false, onBody: (([UInt8]) throws -> Void)? = nil) throws -> Response {
         guard let statusLine = try readLine() else { throw Failure(description: "connection closed before a response") }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else {
@@ -153,14 +155,14 @@ final class RawClient {
     }
 
     /// True when the server has closed the connection (reads end of stream) within the receive timeout.
-    func isClosedByPeer() -> Bool {
+    public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, 0) <= 0
     }
 }
 
 /// Runs blocking work on its own thread, off Swift's cooperative pool (which has only as many threads as cores).
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
             continuation.resume(with: Result { try work() })
