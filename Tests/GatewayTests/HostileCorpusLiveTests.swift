@@ -235,18 +235,21 @@ import Testing
         try await withLiveGateway(Self.options) { live in try await Self.runCorpus(live) }
     }
 
-    static func runCorpus(_ live: LiveGateway) async throws {
-        let port = live.gateway.server.port
+    /// Warms up what stays open by design, so that it counts in the baseline: the test client's pooled connection,
+    /// the gateway's pooled connections to both upstreams (two descriptors each, both ends are in this process),
+    /// and whatever the first raw-socket thread makes. Returns the descriptor baseline and the upstreams' counts.
+    static func warmUp(_ live: LiveGateway) async throws -> (descriptors: Int, upstreamRequests: Int) {
         let ready = await poll { live.tokenIsUsable }
         #expect(ready)
-        // Warm up what stays open by design, so that it counts in the baseline: the test client's pooled connection,
-        // the gateway's pooled connections to both upstreams (two descriptors each, both ends are in this process),
-        // and whatever the first raw-socket thread makes.
         #expect(try await live.send("GET", "/labric/api/v1/files").status == 200)
         #expect(try await live.send("GET", "/genie/catalog/library").status == 200)
-        _ = try await exchange(port, Array(get("/healthz").utf8))
-        let baseline = await stableDescriptorCount()
-        let upstreamBefore = upstreamRequests(live)
+        _ = try await exchange(live.gateway.server.port, Array(get("/healthz").utf8))
+        return (await stableDescriptorCount(), upstreamRequests(live))
+    }
+
+    static func runCorpus(_ live: LiveGateway) async throws {
+        let port = live.gateway.server.port
+        let (baseline, upstreamBefore) = try await warmUp(live)
         let corpus = corpus(labricPort: try #require(live.labricServer).port)
         for testCase in corpus {
             check(try await exchange(port, testCase.bytes), testCase)
@@ -277,13 +280,7 @@ import Testing
     static func resetAndAbandon(_ live: LiveGateway) async throws {
         do {
             let port = live.gateway.server.port
-            let ready = await poll { live.tokenIsUsable }
-            #expect(ready)
-            #expect(try await live.send("GET", "/labric/api/v1/files").status == 200)
-            #expect(try await live.send("GET", "/genie/catalog/library").status == 200)
-            _ = try await exchange(port, Array(get("/healthz").utf8))
-            let baseline = await stableDescriptorCount()
-            let upstreamBefore = upstreamRequests(live)
+            let (baseline, upstreamBefore) = try await warmUp(live)
             _ = try await clientsVanishingMidRequest(port, reset: true)
             #expect(upstreamRequests(live) == upstreamBefore)
             _ = try await clientsVanishingMidUpload(port)
