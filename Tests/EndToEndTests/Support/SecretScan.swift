@@ -3,14 +3,14 @@ import Testing
 /// Looks for credentials in text a process printed: exact values when the test knows them, and the shapes every
 /// credential here has when it does not (the sandbox makes its own up and never shows them).
 enum SecretScan {
-    /// Prefixes of credential values: Labric API keys, the sandbox's Genie public token, and JWTs (Genie's private
-    /// tokens; `eyJ` is base64 for `{"`). The masked form of a configuration summary (`lbk_…(redacted)`) is not a
+    /// Prefixes of credential values: Labric API keys, the sandbox's Genie public token, labgate's client keys, and
+    /// JWTs (Genie's private tokens; `eyJ` is base64 for `{"`). The masked form of a configuration summary (`lbk_…(redacted)`) is not a
     /// finding: a value needs at least `minimumTail` token characters after its prefix.
-    static let credentialPrefixes = ["lbk_", "gpt_sandbox_", "eyJ"]
+    static let credentialPrefixes = ["lbk_", "gpt_sandbox_", "lgk_", "eyJ"]
     static let minimumTail = 6
     /// The prefixes for what clients see: a JWT is expected there (labgate's login answers a JWT-shaped
     /// placeholder that carries no secret).
-    static let keyPrefixes = ["lbk_", "gpt_sandbox_"]
+    static let keyPrefixes = ["lbk_", "gpt_sandbox_", "lgk_"]
 
     /// Each credential found in `text`, shortened so that the report itself leaks little.
     static func findings(
