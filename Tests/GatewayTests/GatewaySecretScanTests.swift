@@ -92,4 +92,19 @@ import Testing
             }
         }
     }
+
+    /// The suite-wide scan (`expectNoSecretLeaked`) finds a secret at the start, middle and end of a text, and only
+    /// the whole secret.
+    @Test func theSuiteWideSearchFindsASecretWhereverItIs() {
+        let secret = "lbk_live_0123456789abcdef"
+        for text in [
+            secret, "x" + secret, "Authorization: Bearer \(secret)\n", "é😀 " + secret + " tail", "lbk_\(secret)",
+        ] {
+            #expect(contains(text, secret), "\(text)")
+        }
+        for text in ["", "lbk_live_0123456789abcde", "lbk_live_0123456789abcdeX", String(secret.reversed())] {
+            #expect(!contains(text, secret), "\(text)")
+        }
+        #expect(!contains("anything", ""))
+    }
 }
