@@ -15,10 +15,6 @@ public final class UpstreamClient: Sendable {
         public var requestTimeout: Duration = .seconds(600)
         /// Pooled keep-alive connections per upstream host.
         public var connectionsPerHost: Int = 1024
-        /// Event loop threads for upstream connections. One: beside the server's own thread that is one per core
-        /// on the 2-core machines labgate is measured on, and every forwarded request then stays on one loop.
-        public var eventLoopThreads: Int = 1
-
         public init() {}
     }
 
@@ -38,7 +34,13 @@ public final class UpstreamClient: Sendable {
 
     let http: HTTPClient
     let configuration: Configuration
-    let eventLoops: MultiThreadedEventLoopGroup
+
+    /// The upstream connections' event loop: one thread (beside the server's own, one per core on the 2-core
+    /// machines labgate is measured on; every forwarded request stays on one loop), shared by every client in the
+    /// process and never shut down, like NIO's singletons. A client that is shut down while the token manager
+    /// still asks it for an exchange then fails that request instead of scheduling work on a stopped loop (which
+    /// crashed `labgate sandbox` when its port was taken).
+    static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -55,13 +57,11 @@ public final class UpstreamClient: Sendable {
         // No distributed tracing in labgate: without this, every request builds a span for the no-op tracer
         // (measured with callgrind: about 6% of a proxied request's instructions, issue 7).
         settings.tracing.tracer = nil
-        eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
-        http = HTTPClient(eventLoopGroupProvider: .shared(eventLoops), configuration: settings)
+        http = HTTPClient(eventLoopGroupProvider: .shared(Self.eventLoops), configuration: settings)
     }
 
     public func shutdown() async {
         try? await http.shutdown()
-        try? await eventLoops.shutdownGracefully()
     }
 
     /// Sends one request and returns once the response head has arrived; the body streams on from there.
