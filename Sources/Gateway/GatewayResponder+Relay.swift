@@ -40,18 +40,14 @@ extension GatewayResponder {
         observer.started(route: route.name)
         forwarder.forward(
             request, target: target, to: upstream, requestID: requestID, through: channel,
-            onError: { error in
+            onError: { [self] error in
                 observer.finished(route: route.name)
                 // The client left before the head: there is no one to answer or to log for.
                 guard let error = error as? GatewayError else { return }
                 observer.upstreamError(route: route.name, code: error.code.rawValue)
-                let response = error.response(requestID: requestID)
-                var record = record
-                record.status = response.status
-                channel.send(response)
-                if case .bytes(let buffer) = response.body {
-                    observer.completed(record, bytes: buffer.readableBytes)
-                }
+                channel.send(
+                    observed(
+                        error.response(requestID: requestID), request, route.name, requestID, started, client: client))
             },
             onEnd: { ending in
                 observer.finished(route: route.name)

@@ -136,32 +136,18 @@ public struct Forwarder: Sendable {
     private func relay(_ response: HTTPClientResponse, method: String, upstream: Upstream, requestID: String)
         -> HTTPServerResponse
     {
-        var upstreamHeaders = HTTPHeaders()
-        for field in response.headers { upstreamHeaders.add(field.name, field.value) }
-        let headers = upstream.filter.response(upstreamHeaders, requestID: requestID)
-        let status = Int(response.status.code)
-        let length = response.headers.first(name: "Content-Length").flatMap(HeaderFilter.parseContentLength)
-        if status == 204 || status == 304 || (100..<200).contains(status) {
-            return HTTPServerResponse(status: status, headers: headers, body: .empty)
-        }
-        if method == "HEAD" {
-            // No body, but the length the upstream announced for it (MHD sends it as Content-Length).
-            return HTTPServerResponse(status: status, headers: headers, body: .stream(length: length ?? 0) { _ in })
-        }
         let body = response.body
-        return HTTPServerResponse(
-            status: status,
-            headers: headers,
-            body: .stream(length: length) { writer in
-                do {
-                    for try await chunk in body { try await writer.write(chunk) }
-                } catch let error as HTTPServerError {
-                    throw error
-                } catch {
-                    // The head is gone already: all that is left is to cut the body short, so the client sees it.
-                    throw UpstreamClient.gatewayError(for: error)
-                }
+        return upstream.filter.clientResponse(
+            status: response.status.code, headers: response.headers, method: method, requestID: requestID
+        ) { writer in
+            do {
+                for try await chunk in body { try await writer.write(chunk) }
+            } catch let error as HTTPServerError {
+                throw error
+            } catch {
+                // The head is gone already: all that is left is to cut the body short, so the client sees it.
+                throw UpstreamClient.gatewayError(for: error)
             }
-        )
+        }
     }
 }

@@ -72,7 +72,7 @@ public final class UpstreamClient: Sendable {
     {
         var request = HTTPClientRequest(url: url)
         request.method = NIOHTTP1.HTTPMethod(rawValue: method)
-        request.headers = NIOHTTP1.HTTPHeaders(headers.map { ($0.name, $0.value) })
+        request.headers = Self.clientHeaders(headers)
         switch body {
         case .none:
             request.body = nil

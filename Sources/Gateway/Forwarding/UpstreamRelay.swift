@@ -37,7 +37,8 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
 
     let channel: HTTPResponseChannel
     let filter: HeaderFilter
-    let isHead: Bool
+    let method: String
+    var isHead: Bool { method == "HEAD" }
     let requestID: String
     let started: ContinuousClock.Instant
     /// The request's end: called once, on the event loop.
@@ -57,7 +58,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     ) {
         self.channel = channel
         self.filter = filter
-        self.isHead = method == "HEAD"
+        self.method = method
         self.requestID = requestID
         self.started = .now
         self.onError = onError
@@ -66,23 +67,14 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        var upstreamHeaders = MicroHTTPServer.HTTPHeaders()
-        upstreamHeaders.reserveCapacity(head.headers.count)
-        for field in head.headers { upstreamHeaders.add(field.name, field.value) }
-        let headers = filter.response(upstreamHeaders, requestID: requestID)
-        let status = Int(head.status.code)
-        let length = head.headers.first(name: "Content-Length").flatMap(HeaderFilter.parseContentLength)
-        let body: ResponseBody
-        if status == 204 || status == 304 || (100..<200).contains(status) {
-            body = .empty
-        } else {
-            // For HEAD: no body, but the length the upstream announced for it (MHD sends it as Content-Length).
-            body = .stream(length: isHead ? (length ?? 0) : length, write: { _ in })
-        }
+        // The body's writer is unused: this relay sends the body itself, by the framing this response says.
+        let response = filter.clientResponse(
+            status: head.status.code, headers: head.headers, method: method, requestID: requestID
+        ) { _ in }
         state.withValue { state in
-            state.head = HTTPServerResponse(status: status, headers: headers, body: body)
+            state.head = response
             state.upstreamDuration = .now - started
-            state.status = status
+            state.status = response.status
         }
         // After the rest of this read: what came with the head goes with it.
         task.eventLoop.execute { self.flush() }
