@@ -1,21 +1,33 @@
 import NIOCore
 
-// The producer's side of an `HTTPResponseChannel`: like the task's `ResponseBodySink.write`, with callbacks.
+// The writer's side of the response queue: an `HTTPResponseChannel`'s producer calls these directly, the task's
+// `write` (Exchange+Handler.swift) awaits on top of them.
 extension Exchange {
-    /// Queues a response body chunk; false when the queue is at its high-water mark.
-    func enqueue(_ chunk: ByteBuffer) -> Bool {
-        guard chunk.readableBytes > 0 else { return true }
-        let highWater = context.configuration.streamBufferBytes
-        let (resume, room) = state.withLock { state -> (Bool, Bool) in
-            if state.aborted || state.downFinished { return (false, true) }
-            state.down.append(chunk)
-            state.downBytes += chunk.readableBytes
-            return (state.clearSuspended(), state.downBytes < highWater)
-        }
-        if resume { resumeConnection() }
-        return room
+    enum Enqueued {
+        /// Queued, and the queue has room for more.
+        case room
+        /// Queued, and the queue is at its high-water mark: wait with `whenWritable`.
+        case full
+        /// The exchange ended early (or its body did): the chunk is dropped.
+        case gone
     }
 
+    /// Queues a response body chunk.
+    func enqueue(_ chunk: ByteBuffer) -> Enqueued {
+        let highWater = context.configuration.streamBufferBytes
+        let (resume, outcome) = state.withLock { state -> (Bool, Enqueued) in
+            if state.aborted || state.downFinished { return (false, .gone) }
+            guard chunk.readableBytes > 0 else { return (false, .room) }
+            state.down.append(chunk)
+            state.downBytes += chunk.readableBytes
+            return (state.clearSuspended(), state.downBytes < highWater ? .room : .full)
+        }
+        if resume { resumeConnection() }
+        return outcome
+    }
+
+    /// Calls `callback` once the queue is below its high-water mark (at once when it is), or when the exchange
+    /// ends early.
     func whenWritable(_ callback: @escaping @Sendable () -> Void) {
         let highWater = context.configuration.streamBufferBytes
         let now = state.withLock { state -> Bool in

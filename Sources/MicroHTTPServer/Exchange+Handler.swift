@@ -60,21 +60,18 @@ extension Exchange {
     /// Ends the exchange early (client gone, deadline, shutdown): waiters throw, the task is cancelled, and a
     /// suspended connection is resumed so that MHD closes it.
     func abort() {
-        let (task, uploadWaiter, writerWaiter, callbacks, resume) = state.withLock { state in
+        let (task, uploadWaiter, callbacks, resume) = state.withLock { state in
             if state.aborted {
                 return (
                     Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
-                    CheckedContinuation<Void, any Error>?.none, [@Sendable () -> Void](), false
+                    [@Sendable () -> Void](), false
                 )
             }
             state.aborted = true
             let callbacks = [state.cancelHandler.take(), state.writableWaiter.take()].compactMap { $0 }
-            return (
-                state.task, state.uploadWaiter.take(), state.writerWaiter.take(), callbacks, state.clearSuspended()
-            )
+            return (state.task, state.uploadWaiter.take(), callbacks, state.clearSuspended())
         }
         uploadWaiter?.resume(throwing: HTTPServerError.clientGone)
-        writerWaiter?.resume(throwing: HTTPServerError.clientGone)
         task?.cancel()
         for callback in callbacks { callback() }
         if resume { resumeConnection() }
@@ -140,25 +137,15 @@ extension Exchange: RequestBodySource {
     }
 }
 
+// The task's writer: the same queue and wait as an `HTTPResponseChannel`'s producer (Exchange+Channel.swift).
 extension Exchange: ResponseBodySink {
     func write(_ buffer: ByteBuffer) async throws {
-        let highWater = context.configuration.streamBufferBytes
-        let (resume, mustWait) = try state.withLock { state -> (Bool, Bool) in
-            if state.aborted { throw HTTPServerError.clientGone }
-            state.down.append(buffer)
-            state.downBytes += buffer.readableBytes
-            return (state.clearSuspended(), state.downBytes >= highWater)
+        switch enqueue(buffer) {
+        case .room: return
+        case .gone: throw HTTPServerError.clientGone
+        case .full: break
         }
-        if resume { resumeConnection() }
-        guard mustWait else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = state.withLock { state -> Result<Void, any Error>? in
-                if state.aborted { return .failure(HTTPServerError.clientGone) }
-                if state.downBytes < highWater { return .success(()) }
-                state.writerWaiter = continuation
-                return nil
-            }
-            if let outcome { continuation.resume(with: outcome) }
-        }
+        await withCheckedContinuation { continuation in whenWritable { continuation.resume() } }
+        if state.withLock({ $0.aborted }) { throw HTTPServerError.clientGone }
     }
 }

@@ -50,8 +50,7 @@ final class Exchange: @unchecked Sendable {
         var downBytes = 0
         var downFinished = false
         var downFailed = false
-        var writerWaiter: CheckedContinuation<Void, any Error>?
-        /// A channel producer's (`HTTPResponseChannel`) wait for room in `down`.
+        /// The response writer's wait for room in `down` (the task's or an `HTTPResponseChannel`'s).
         var writableWaiter: (@Sendable () -> Void)?
         /// What a channel producer stops with when the exchange ends early.
         var cancelHandler: (@Sendable () -> Void)?
@@ -203,16 +202,15 @@ final class Exchange: @unchecked Sendable {
     /// The content reader: copies queued response bytes into MHD's buffer, or suspends until there are some.
     func read(into buffer: UnsafeMutableRawPointer, max: Int) -> Int {
         let lowWater = context.configuration.streamBufferBytes / 2
-        typealias Waiters = (CheckedContinuation<Void, any Error>?, (@Sendable () -> Void)?)
-        let (result, writer): (Int, Waiters) = state.withLock { state in
-            if state.aborted { return (ConnectionBridge.endWithError, (nil, nil)) }
+        let (result, writer): (Int, (@Sendable () -> Void)?) = state.withLock { state in
+            if state.aborted { return (ConnectionBridge.endWithError, nil) }
             if state.down.isEmpty {
                 if state.downFinished {
-                    return (state.downFailed ? ConnectionBridge.endWithError : ConnectionBridge.endOfStream, (nil, nil))
+                    return (state.downFailed ? ConnectionBridge.endWithError : ConnectionBridge.endOfStream, nil)
                 }
                 state.suspended = true
                 MHD_suspend_connection(connection)
-                return (0, (nil, nil))
+                return (0, nil)
             }
             var copied = 0
             while copied < max, var chunk = state.down.first {
@@ -229,11 +227,9 @@ final class Exchange: @unchecked Sendable {
                 }
             }
             state.downBytes -= copied
-            guard state.downBytes <= lowWater else { return (copied, (nil, nil)) }
-            return (copied, (state.writerWaiter.take(), state.writableWaiter.take()))
+            return (copied, state.downBytes <= lowWater ? state.writableWaiter.take() : nil)
         }
-        writer.0?.resume()
-        writer.1?()
+        writer?()
         return result
     }
 
@@ -241,7 +237,7 @@ final class Exchange: @unchecked Sendable {
     func completed(ok: Bool) {
         context.registry.remove(self)
         let finished = state.withLock { state -> Bool in
-            // A channel producer's callbacks hold the producer, which holds this exchange: let go of them.
+            // A writer's callbacks may hold its producer, which holds this exchange: let go of them.
             if state.downFinished { (state.cancelHandler, state.writableWaiter) = (nil, nil) }
             return state.downFinished
         }

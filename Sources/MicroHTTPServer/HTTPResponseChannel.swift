@@ -30,7 +30,7 @@ public final class HTTPResponseChannel: Sendable {
     /// - Returns: false when the queue is full: stop writing until `whenWritable` calls back.
     @discardableResult
     public func write(_ chunk: ByteBuffer) -> Bool {
-        exchange.enqueue(chunk)
+        exchange.enqueue(chunk) != .full
     }
 
     /// Calls `callback` once the queue has room again (at once when it has), or when the exchange has ended.
