@@ -41,10 +41,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A lean HTTP/1.1 client for plain-http upstreams that runs on the server's own loop thread (issue 7).
+        .target(
+            name: "UpstreamLink",
+            dependencies: [
+                "MicroHTTPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "Gateway",
             dependencies: [
                 "MicroHTTPServer",
+                "UpstreamLink",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -88,6 +97,16 @@ let package = Package(
                 "MicroHTTPServer",
                 "LabgateTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "UpstreamLinkTests",
+            dependencies: [
+                "UpstreamLink",
+                "MicroHTTPServer",
+                "LabgateTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

@@ -32,6 +32,7 @@ public final class GatewayService: Service {
         clientConfiguration.idleTimeout = .seconds(configuration.upstreamIdleTimeoutSeconds)
         clientConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
         clientConfiguration.connectionsPerHost = configuration.connectionLimit
+        clientConfiguration.plainHTTPOnServerLoop = configuration.plainHTTPOnServerLoop
         let client = UpstreamClient(configuration: clientConfiguration)
         self.client = client
 
@@ -41,6 +42,8 @@ public final class GatewayService: Service {
         let genie = configuration.genie.map {
             Upstream(name: .genie, origin: $0.upstreamOrigin, credential: SecretValue($0.token.value))
         }
+        // Resolved here, not on the server's loop at the first request: that thread must never wait on DNS.
+        for upstream in [labric, genie].compactMap({ $0 }) { _ = client.link(for: upstream.origin) }
         let observerBox = ObserverBox()
         let genieTokens = genie.map { genie in
             TokenManager(

@@ -13,7 +13,8 @@ import Synchronization
 /// 256 connections under 3k). `MHD_run` uses a zero timeout, so our loop keeps epoll's scaling without the stall.
 ///
 /// Every MHD call but `MHD_resume_connection` happens on this thread, callbacks included; other threads talk to it
-/// through `commands` and an eventfd.
+/// through `commands` and the `ServerLoop`'s eventfd, which also serves descriptors other than MHD's (upstream
+/// connections, issue 7).
 final class DaemonLoop: Sendable {
     struct Commands {
         var quiesce = false
@@ -23,8 +24,8 @@ final class DaemonLoop: Sendable {
     }
 
     let daemon: DaemonHandle
-    private let loopEpoll: Int32
-    private let wakeup: Int32
+    private let loop: ServerLoop
+    private let mhdEpoll: Int32
     private let commands = Mutex(Commands())
 
     private let context: ServerContext
@@ -32,19 +33,15 @@ final class DaemonLoop: Sendable {
     init(daemon: DaemonHandle, context: ServerContext) throws(Daemon.StartError) {
         self.daemon = daemon
         self.context = context
-        let mhdEpoll = cmhd_daemon_epoll_fd(daemon.pointer)
-        loopEpoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        guard mhdEpoll >= 0, loopEpoll >= 0, wakeup >= 0 else {
+        loop = context.loop
+        mhdEpoll = cmhd_daemon_epoll_fd(daemon.pointer)
+        guard mhdEpoll >= 0, loop.isUsable else {
             throw Daemon.StartError(description: "could not set up the event loop (errno \(errno))")
         }
-        for fd in [mhdEpoll, wakeup] {
-            var event = epoll_event()
-            event.events = EPOLLIN.rawValue
-            event.data.fd = fd
-            epoll_ctl(loopEpoll, EPOLL_CTL_ADD, fd, &event)
-        }
-        context.wakeup.store(wakeup, ordering: .relaxed)
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.fd = mhdEpoll
+        epoll_ctl(loop.epoll, EPOLL_CTL_ADD, mhdEpoll, &event)
     }
 
     func start() throws(Daemon.StartError) {
@@ -65,17 +62,24 @@ final class DaemonLoop: Sendable {
     }
 
     private func run() {
-        var events = [epoll_event](repeating: epoll_event(), count: 8)
+        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        loop.enter()
         _ = MHD_run(daemon.pointer)  // MHD adds its listening socket to its epoll set on the first run
         while true {
             var timeout: UInt64 = 0
             let hasTimeout = MHD_get_timeout(daemon.pointer, &timeout) == .YES
-            let wait = hasTimeout ? Int32(min(timeout, 1000)) : 1000
-            let ready = epoll_wait(loopEpoll, &events, Int32(events.count), wait)
-            if ready > 0, events[0..<Int(ready)].contains(where: { $0.data.fd == wakeup }) {
-                var count: UInt64 = 0
-                _ = read(wakeup, &count, 8)
+            let wait = hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
+            let ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
+            // Upstream sockets first: what they complete is queued to MHD in the same round.
+            for event in events[0..<ready] where event.data.fd != mhdEpoll {
+                if event.data.fd == loop.wakeup {
+                    var count: UInt64 = 0
+                    _ = read(loop.wakeup, &count, 8)
+                } else {
+                    _ = loop.dispatch(event)
+                }
             }
+            loop.runQueuedAndTickers()
             let (quiesce, stop) = commands.withLock { ($0.quiesce && !$0.quiesced, $0.stop) }
             if quiesce {
                 // Stop accepting; the listening socket is ours now, and closing it makes new connections fail fast.
@@ -86,15 +90,13 @@ final class DaemonLoop: Sendable {
             if stop { break }
             _ = MHD_run(daemon.pointer)
         }
-        context.wakeup.store(-1, ordering: .relaxed)
-        close(loopEpoll)
-        close(wakeup)
+        loop.leave()
         commands.withLock { $0.stopped = true }
     }
 
     private func wake() {
         var one: UInt64 = 1
-        _ = write(wakeup, &one, 8)
+        _ = write(loop.wakeup, &one, 8)
     }
 
     /// Asks the loop to stop accepting and waits until it has.

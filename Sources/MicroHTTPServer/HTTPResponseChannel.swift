@@ -52,3 +52,8 @@ public final class HTTPResponseChannel: Sendable {
 
     private static let noWriter: @Sendable (ResponseBodyWriter) async throws -> Void = { _ in }
 }
+
+extension HTTPResponseChannel {
+    /// The loop thread of the server this exchange belongs to; `respond(to:through:)` is called on it.
+    public var loop: ServerLoop { exchange.context.loop }
+}

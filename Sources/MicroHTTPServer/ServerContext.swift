@@ -16,8 +16,8 @@ final class ServerContext: Sendable {
     let stopping = Atomic(false)
     /// Set when the drain time is over: requests that still arrive are refused with 503.
     let closed = Atomic(false)
-    /// The event loop's eventfd (-1 until it runs): writing to it makes the loop call MHD_run.
-    let wakeup = Atomic<Int32>(-1)
+    /// The loop thread that runs MHD, open to other descriptors.
+    let loop = ServerLoop()
 
     init(responder: any HTTPResponder, configuration: HTTPServer.Configuration, logger: Logger) {
         self.responder = responder
@@ -27,11 +27,9 @@ final class ServerContext: Sendable {
 }
 
 extension ServerContext {
+    /// Makes the loop call MHD_run soon (it does anyway when this runs on the loop thread).
     func wakeLoop() {
-        let fd = wakeup.load(ordering: .relaxed)
-        guard fd >= 0 else { return }
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
+        loop.wake()
     }
 }
 

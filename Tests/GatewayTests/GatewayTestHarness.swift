@@ -31,6 +31,8 @@ final class LiveGateway: Sendable {
             case custom(@Sendable (HTTPServerRequest) async throws -> HTTPServerResponse)
             /// An address nothing listens on.
             case unreachable
+            /// An upstream the test runs itself on 127.0.0.1 (e.g. a `ScriptedUpstream`).
+            case port(Int)
         }
 
         var genie: Genie = .simulator(tokenLifetime: 300)
@@ -269,6 +271,8 @@ func withLiveGateway<T: Sendable>(
             labricPort = server.port
         case .unreachable:
             labricPort = try await unusedPort()
+        case .port(let port):
+            labricPort = port
         }
         if let labricPort {
             configuration.labric = try .init(

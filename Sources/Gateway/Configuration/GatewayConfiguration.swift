@@ -34,6 +34,9 @@ public struct GatewayConfiguration: Sendable {
     public var upstreamIdleTimeoutSeconds: Double = 60
     /// The longest a whole forwarded request may take (504 past it).
     public var requestTimeoutSeconds: Double = 600
+    /// Body-less requests to a plain-http upstream are forwarded from the server's own loop thread (issue 7); off,
+    /// they go through AsyncHTTPClient like the rest. Not a configuration key: for tests and comparisons.
+    public var plainHTTPOnServerLoop = true
     /// Request bodies up to this size are kept, so a request that met a revoked private token can be replayed.
     public var replayBodyLimitBytes: Int = 1 << 20
     /// The largest request body accepted (413 past it); nil means no limit, bodies stream through.

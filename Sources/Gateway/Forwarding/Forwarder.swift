@@ -71,7 +71,8 @@ public struct Forwarder: Sendable {
     }
 
     /// Forwards a request without a body with the upstream's fixed credential, relaying the answer to `channel`
-    /// from AsyncHTTPClient's event loop (`UpstreamRelay`); returns at once.
+    /// from the server's loop (`LinkRelay`, plain http) or AsyncHTTPClient's event loop (`UpstreamRelay`); returns
+    /// at once.
     /// - Parameters:
     ///   - onError: the request failed before the upstream's head (a `GatewayError`, or a cancellation when the
     ///     client left); nothing has been sent to the client.
@@ -95,8 +96,8 @@ public struct Forwarder: Sendable {
         var headers = forwarded.headers
         headers.add("Authorization", "Bearer \(upstream.credential.value)")
         client.send(
-            method: request.method, url: upstream.url(for: target), headers: headers, filter: upstream.filter,
-            requestID: requestID, relayingTo: channel, onError: onError, onEnd: onEnd)
+            method: request.method, upstream: upstream, target: target, headers: headers, requestID: requestID,
+            relayingTo: channel, onError: onError, onEnd: onEnd)
     }
 
     private func send(

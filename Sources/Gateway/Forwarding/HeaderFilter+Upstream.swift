@@ -2,10 +2,30 @@ import MicroHTTPServer
 import NIOHTTP1
 
 extension HeaderFilter {
-    /// The client's response for an upstream's response head, for both forwarding paths (the task's `Forwarder`
-    /// and the event loop's `UpstreamRelay`): the status as is, the headers filtered, and the body as status and
-    /// method allow: none for 1xx, 204 and 304; for HEAD none, but with the length the upstream announced (MHD sends
-    /// it as Content-Length); otherwise `write`, with the upstream's length when it gave one.
+    /// The client's response for an upstream's response head, for every forwarding path (the task's `Forwarder`,
+    /// AsyncHTTPClient's `UpstreamRelay` and the server loop's `LinkRelay`): the status as is, the headers filtered,
+    /// and the body as status and method allow: none for 1xx, 204 and 304; for HEAD none, but with the length the
+    /// upstream announced (MHD sends it as Content-Length); otherwise `write`, with the upstream's length when it
+    /// gave one.
+    func clientResponse(
+        status: Int,
+        headers upstreamHeaders: MicroHTTPServer.HTTPHeaders,
+        method: String,
+        requestID: String,
+        write: @escaping @Sendable (ResponseBodyWriter) async throws -> Void
+    ) -> HTTPServerResponse {
+        let headers = response(upstreamHeaders, requestID: requestID)
+        let length = upstreamHeaders["Content-Length"].flatMap(Self.parseContentLength)
+        if status == 204 || status == 304 || (100..<200).contains(status) {
+            return HTTPServerResponse(status: status, headers: headers, body: .empty)
+        }
+        if method == "HEAD" {
+            return HTTPServerResponse(status: status, headers: headers, body: .stream(length: length ?? 0) { _ in })
+        }
+        return HTTPServerResponse(status: status, headers: headers, body: .stream(length: length, write: write))
+    }
+
+    /// The same for a head from AsyncHTTPClient.
     func clientResponse(
         status: UInt,
         headers upstreamHeaders: NIOHTTP1.HTTPHeaders,
@@ -16,15 +36,7 @@ extension HeaderFilter {
         var converted = MicroHTTPServer.HTTPHeaders()
         converted.reserveCapacity(upstreamHeaders.count)
         for field in upstreamHeaders { converted.add(field.name, field.value) }
-        let headers = response(converted, requestID: requestID)
-        let status = Int(status)
-        let length = upstreamHeaders.first(name: "Content-Length").flatMap(Self.parseContentLength)
-        if status == 204 || status == 304 || (100..<200).contains(status) {
-            return HTTPServerResponse(status: status, headers: headers, body: .empty)
-        }
-        if method == "HEAD" {
-            return HTTPServerResponse(status: status, headers: headers, body: .stream(length: length ?? 0) { _ in })
-        }
-        return HTTPServerResponse(status: status, headers: headers, body: .stream(length: length, write: write))
+        return clientResponse(
+            status: Int(status), headers: converted, method: method, requestID: requestID, write: write)
     }
 }

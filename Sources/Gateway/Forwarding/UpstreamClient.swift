@@ -3,6 +3,8 @@ import MicroHTTPServer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+import UpstreamLink
 
 /// AsyncHTTPClient set up as a pass-through proxy needs it: a pool per upstream, no redirects followed, no
 /// decompression, connect and idle (read) timeouts, and transport failures turned into labgate's 502/504.
@@ -15,6 +17,9 @@ public final class UpstreamClient: Sendable {
         public var requestTimeout: Duration = .seconds(600)
         /// Pooled keep-alive connections per upstream host.
         public var connectionsPerHost: Int = 1024
+        /// Body-less requests with a fixed credential to a plain-http upstream go through `LinkClient` on the
+        /// server's own loop thread instead of AsyncHTTPClient (issue 7). Off: every request takes AsyncHTTPClient.
+        public var plainHTTPOnServerLoop = true
         public init() {}
     }
 
@@ -34,6 +39,8 @@ public final class UpstreamClient: Sendable {
 
     let http: HTTPClient
     let configuration: Configuration
+    /// The server-loop clients of plain-http upstreams, made on first use; nil for an origin that did not resolve.
+    private let links = Mutex([UpstreamOrigin: LinkClient?]())
 
     /// The upstream connections' event loop: one thread (beside the server's own, one per core on the 2-core
     /// machines labgate is measured on; every forwarded request stays on one loop), shared by every client in the
@@ -90,20 +97,37 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// Starts a request without a body whose answer `UpstreamRelay` hands to `channel`, no task. The delegate runs
-    /// on one event loop, which the pool prefers for the connection too. Not `.delegateAndChannel`: the pool closes
-    /// such loop-bound connections as soon as they are idle (measured: one upstream connection per request).
+    /// Starts a request without a body whose answer goes to `channel`, no task. A plain-http upstream is asked on
+    /// the server's loop thread (`LinkClient`, `LinkRelay`); otherwise AsyncHTTPClient's delegate runs on one event
+    /// loop, which the pool prefers for the connection too. Not `.delegateAndChannel`: the pool closes such
+    /// loop-bound connections as soon as they are idle (measured: one upstream connection per request).
     /// Transport failures reach `onError` as labgate's 502/504.
     func send(
         method: String,
-        url: String,
+        upstream: Upstream,
+        target: String,
         headers: MicroHTTPServer.HTTPHeaders,
-        filter: HeaderFilter,
         requestID: String,
         relayingTo channel: HTTPResponseChannel,
         onError: @escaping @Sendable (any Error) -> Void,
         onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
     ) {
+        if channel.loop.isCurrent, let link = link(for: upstream.origin) {
+            let relay = LinkRelay(
+                channel: channel, filter: upstream.filter, method: method, requestID: requestID, onError: onError,
+                onEnd: onEnd)
+            do {
+                let exchange = try link.execute(
+                    method: method, target: target, headers: headers, on: channel.loop, handler: relay)
+                relay.exchange = exchange
+                channel.onCancel { exchange.cancel() }
+            } catch {
+                onError(LinkRelay.gatewayError(for: error))
+            }
+            return
+        }
+        let url = upstream.url(for: target)
+        let filter = upstream.filter
         let request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(
@@ -120,6 +144,18 @@ public final class UpstreamClient: Sendable {
         // that cancels this request (`onCancel`); the idle (read) timeout still gives a 504.
         let task = http.execute(request: request, delegate: relay, eventLoop: .delegate(on: eventLoop), logger: nil)
         channel.onCancel { task.cancel() }
+    }
+
+    /// The server-loop client for a plain-http origin (resolving it on first use), nil for https or when off.
+    func link(for origin: UpstreamOrigin) -> LinkClient? {
+        guard configuration.plainHTTPOnServerLoop, origin.scheme == "http" else { return nil }
+        if let known = links.withLock({ $0[origin] }) { return known }
+        var settings = LinkClient.Configuration()
+        settings.connectTimeout = configuration.connectTimeout
+        settings.idleTimeout = configuration.idleTimeout
+        let link = LinkClient(host: origin.host, port: origin.effectivePort, configuration: settings)
+        links.withLock { $0[origin] = link }
+        return link
     }
 
     static func clientHeaders(_ headers: MicroHTTPServer.HTTPHeaders) -> NIOHTTP1.HTTPHeaders {

@@ -129,24 +129,33 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
             return (head, state.pending, state.ended && !endedEarly)
         }
         guard let (head, pending, complete) = step else { return }
+        if Self.deliver(head, pending, complete: complete, isHead: isHead, to: channel) { end(failed: false) }
+    }
+
+    /// Hands a held head and the body parts that came with it to `channel`: one buffer when the response is
+    /// complete already, else the head and the parts so far, the rest to follow. Shared with `LinkRelay`.
+    /// - Returns: whether the response is over (nothing more will be written).
+    static func deliver(
+        _ head: HTTPServerResponse,
+        _ pending: [ByteBuffer],
+        complete: Bool,
+        isHead: Bool,
+        to channel: HTTPResponseChannel
+    ) -> Bool {
         guard case .stream(let length, _) = head.body else {
             channel.send(head)
-            if complete { end(failed: false) }
-            return
+            return complete
         }
         if complete && !isHead {
             var response = head
-            response.body = .bytes(Self.joined(pending))
+            response.body = .bytes(joined(pending))
             channel.send(response)
-            end(failed: false)
-            return
+            return true
         }
         channel.sendHead(status: head.status, headers: head.headers, length: length)
         for chunk in pending { channel.write(chunk) }
-        if complete {
-            channel.finish()
-            end(failed: false)
-        }
+        if complete { channel.finish() }
+        return complete
     }
 
     private func end(failed: Bool) {
@@ -156,7 +165,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         onEnd(ending)
     }
 
-    private static func joined(_ chunks: [ByteBuffer]) -> ByteBuffer {
+    static func joined(_ chunks: [ByteBuffer]) -> ByteBuffer {
         if chunks.count == 1 { return chunks[0] }
         var all = ByteBuffer()
         all.reserveCapacity(chunks.reduce(0) { $0 + $1.readableBytes })

@@ -1,0 +1,116 @@
+import MicroHTTPServer
+import NIOCore
+import UpstreamLink
+
+/// Relays one upstream response from the server loop's `LinkClient` to the client's connection, on the loop thread:
+/// the same rules as `UpstreamRelay` (the head waits for the end of the socket read it came in, a complete small
+/// answer goes as one buffer, a longer one streams with backpressure), without a thread in between.
+///
+/// `@unchecked Sendable` holds because its state is touched on the loop thread only (the `LinkResponseHandler`
+/// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
+final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
+    let channel: HTTPResponseChannel
+    let filter: HeaderFilter
+    let method: String
+    let requestID: String
+    let started = ContinuousClock.now
+    let onEnd: @Sendable (UpstreamRelay.Ending) -> Void
+    let onError: @Sendable (any Error) -> Void
+    /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Weak: the
+    /// exchange holds this relay as its handler.
+    weak var exchange: LinkExchange?
+
+    private var head: HTTPServerResponse?
+    private var headSent = false
+    private var pending: [ByteBuffer] = []
+    private var bytes = 0
+    private var ended = false
+    private var upstreamDuration: Duration?
+    private var status = 0
+
+    init(
+        channel: HTTPResponseChannel,
+        filter: HeaderFilter,
+        method: String,
+        requestID: String,
+        onError: @escaping @Sendable (any Error) -> Void,
+        onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
+    ) {
+        self.channel = channel
+        self.filter = filter
+        self.method = method
+        self.requestID = requestID
+        self.onError = onError
+        self.onEnd = onEnd
+    }
+
+    func linkReceived(head upstream: HTTP1ResponseParser.Head) {
+        // The body's writer is unused: this relay sends the body itself.
+        head = filter.clientResponse(
+            status: upstream.status, headers: upstream.headers, method: method, requestID: requestID
+        ) { _ in }
+        upstreamDuration = .now - started
+        status = head?.status ?? upstream.status
+    }
+
+    func linkReceived(body chunk: ByteBuffer) -> Bool {
+        bytes += chunk.readableBytes
+        guard headSent else {
+            pending.append(chunk)
+            return true
+        }
+        if channel.write(chunk) { return true }
+        guard let exchange else { return true }
+        channel.whenWritable { exchange.resumeReading() }
+        return false
+    }
+
+    func linkReadEnded() {
+        flush(endedEarly: false)
+    }
+
+    func linkEnded() {
+        ended = true
+        guard headSent else { return }  // the flush after this read sends it all
+        channel.finish()
+        end(failed: false)
+    }
+
+    func linkFailed(_ error: LinkError) {
+        ended = true
+        guard head != nil || headSent else {
+            onError(Self.gatewayError(for: error))
+            return
+        }
+        // The head is known: send what there is, then cut the body short, so the client sees it.
+        flush(endedEarly: true)
+        channel.finish(failed: true)
+        end(failed: true)
+    }
+
+    private func flush(endedEarly: Bool) {
+        guard !headSent, let head else { return }
+        headSent = true
+        self.head = nil
+        let parts = pending
+        pending = []
+        let complete = ended && !endedEarly
+        if UpstreamRelay.deliver(head, parts, complete: complete, isHead: method == "HEAD", to: channel) {
+            end(failed: false)
+        }
+    }
+
+    private func end(failed: Bool) {
+        onEnd(.init(status: status, bytes: bytes, upstreamDuration: upstreamDuration, failed: failed))
+    }
+
+    /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,
+    /// 502 otherwise.
+    static func gatewayError(for error: LinkError) -> GatewayError {
+        switch error.code {
+        case .timeout: GatewayError(.upstreamTimeout, "The upstream did not answer in time.")
+        case .badRequest: GatewayError(.badRequest, "The request cannot be forwarded.")
+        case .unreachable, .broken: GatewayError(.upstreamUnreachable, "The upstream could not be reached.")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import CMicroHTTPD  // sys/epoll.h and sys/eventfd.h come through the shim
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Told by the server's loop that its descriptor is ready. Called on the loop thread only.
+public protocol ServerLoopWatcher: AnyObject {
+    func ready(readable: Bool, writable: Bool, hangUp: Bool)
+}
+
+/// The server's loop thread, open to other descriptors: a client for upstream connections can do its socket work on
+/// the thread that runs libmicrohttpd, so that a proxied request never changes threads (issue 7: the hops between
+/// MHD's thread and an HTTP client's event loop cost more than the rest of the request).
+///
+/// `watch`, `change`, `unwatch`, `addTicker` and `whenEnded` are for the loop thread only (a responder's
+/// `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
+/// `@unchecked Sendable` holds because `watchers` and `tickers` are touched only on the loop thread, and the rest
+/// is atomics, a mutex and descriptors fixed at creation.
+public final class ServerLoop: @unchecked Sendable {
+    /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
+    let epoll: Int32
+    let wakeup: Int32
+    private let thread = Atomic<UInt>(0)
+    private let queued = Mutex([@Sendable () -> Void]())
+
+    // Loop thread only.
+    private var watchers: [Int32: any ServerLoopWatcher] = [:]
+    private var tickers: [() -> Void] = []
+    private var endings: [() -> Void] = []
+    private var lastTick = ContinuousClock.now
+
+    init() {
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        if wakeup >= 0 { _ = add(wakeup, EPOLLIN.rawValue) }
+    }
+
+    deinit {
+        if epoll >= 0 { close(epoll) }
+        if wakeup >= 0 { close(wakeup) }
+    }
+
+    var isUsable: Bool { epoll >= 0 && wakeup >= 0 }
+
+    /// Whether the caller is on the loop thread.
+    public var isCurrent: Bool { thread.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Runs `work` on the loop thread soon, in the order of the calls.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        queued.withLock { $0.append(work) }
+        wake()
+    }
+
+    /// Makes a waiting loop go round once. Not needed on the loop thread, which goes round anyway.
+    public func wake() {
+        guard wakeup >= 0, !isCurrent else { return }
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)
+    }
+
+    /// Adds `fd` to the loop; `watcher` is held until `unwatch`. Returns false when epoll refused it.
+    @discardableResult
+    public func watch(_ fd: Int32, readable: Bool, writable: Bool, _ watcher: any ServerLoopWatcher) -> Bool {
+        guard add(fd, Self.mask(readable, writable)) else { return false }
+        watchers[fd] = watcher
+        return true
+    }
+
+    public func change(_ fd: Int32, readable: Bool, writable: Bool) {
+        var event = epoll_event()
+        event.events = Self.mask(readable, writable)
+        event.data.fd = fd
+        epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// Removes `fd` from the loop; call it before closing the descriptor.
+    public func unwatch(_ fd: Int32) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
+        watchers[fd] = nil
+    }
+
+    /// `tick` runs on the loop thread about every 250 ms (at most a second apart): for timeouts.
+    public func addTicker(_ tick: @escaping () -> Void) {
+        tickers.append(tick)
+    }
+
+    /// `handler` runs on the loop thread when the loop ends (the server stops): close what is watched.
+    public func whenEnded(_ handler: @escaping () -> Void) {
+        endings.append(handler)
+    }
+
+    // MARK: The loop's side (DaemonLoop)
+
+    func enter() {
+        thread.store(UInt(pthread_self()), ordering: .relaxed)
+    }
+
+    func leave() {
+        let handlers = endings
+        (endings, tickers) = ([], [])
+        for handler in handlers { handler() }
+        watchers.removeAll()
+        thread.store(0, ordering: .relaxed)
+    }
+
+    /// Hands a ready event to its watcher; false when `fd` is not a watched descriptor.
+    func dispatch(_ event: epoll_event) -> Bool {
+        guard let watcher = watchers[event.data.fd] else { return false }
+        let flags = event.events
+        watcher.ready(
+            readable: flags & EPOLLIN.rawValue != 0,
+            writable: flags & EPOLLOUT.rawValue != 0,
+            hangUp: flags & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
+        )
+        return true
+    }
+
+    /// Runs what other threads queued, and the tickers when their time has come.
+    func runQueuedAndTickers() {
+        let work = queued.withLock { queue -> [@Sendable () -> Void] in
+            if queue.isEmpty { return [] }
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for item in work { item() }
+        guard !tickers.isEmpty else { return }
+        let now = ContinuousClock.now
+        guard now - lastTick >= .milliseconds(250) else { return }
+        lastTick = now
+        for tick in tickers { tick() }
+    }
+
+    /// The wait's upper bound while tickers exist.
+    var tickInterval: Int32 { tickers.isEmpty ? 1000 : 250 }
+
+    private func add(_ fd: Int32, _ mask: UInt32) -> Bool {
+        var event = epoll_event()
+        event.events = mask
+        event.data.fd = fd
+        return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0
+    }
+
+    private static func mask(_ readable: Bool, _ writable: Bool) -> UInt32 {
+        (readable ? EPOLLIN.rawValue | EPOLLRDHUP.rawValue : 0) | (writable ? EPOLLOUT.rawValue : 0)
+    }
+}

@@ -1,0 +1,74 @@
+import MicroHTTPServer
+import NIOCore
+import Synchronization
+
+/// A lean HTTP/1.1 client for one plain-http upstream that does its socket work on the server's own loop thread
+/// (`ServerLoop`): a body-less proxied request is read, forwarded and answered without changing threads, as nginx
+/// does it (issue 7). Pooled keep-alive connections per loop, connect and idle timeouts, one retry on a fresh
+/// connection when a reused one turned out closed (not for POST, PATCH and LOCK, like nginx).
+///
+/// What it does not do, and what AsyncHTTPClient does for labgate instead: TLS, request bodies, redirects.
+public final class LinkClient: Sendable {
+    public struct Configuration: Sendable {
+        public var connectTimeout: Duration = .seconds(5)
+        /// The longest silence allowed while waiting for the upstream's bytes; also how long an idle pooled
+        /// connection is kept.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Idle keep-alive connections kept per loop; more are closed when they finish.
+        public var maxIdleConnections = 256
+        public init() {}
+    }
+
+    let address: LinkAddress
+    let configuration: Configuration
+    private let pools = Mutex([ObjectIdentifier: LinkPool]())
+
+    /// Resolves the upstream now (the loop thread never waits on DNS); nil when `host` does not resolve.
+    public init?(host: String, port: Int, configuration: Configuration = .init()) {
+        guard let address = LinkAddress(host: host, port: port) else { return nil }
+        self.address = address
+        self.configuration = configuration
+    }
+
+    /// Sends a body-less request on `loop`, which must be the calling thread's; the answer goes to `handler`,
+    /// on the loop thread (a failure to connect may be reported before this returns).
+    /// - Throws: `LinkError` `.badRequest` when the request cannot be written as HTTP/1.1; nothing was sent.
+    public func execute(
+        method: String,
+        target: String,
+        headers: HTTPHeaders,
+        on loop: ServerLoop,
+        handler: any LinkResponseHandler
+    ) throws(LinkError) -> LinkExchange {
+        guard let request = LinkExchange.requestBytes(method: method, target: target, headers: headers) else {
+            throw LinkError(.badRequest, "The request cannot be sent as HTTP/1.1.")
+        }
+        let exchange = LinkExchange(
+            request: request, isHead: method == "HEAD", mayRetry: !Self.noRetry.contains(method), loop: loop,
+            handler: handler)
+        pool(on: loop).start(exchange)
+        return exchange
+    }
+
+    /// Methods that are never sent twice (nginx's rule for `proxy_next_upstream`).
+    private static let noRetry: Set<String> = ["POST", "PATCH", "LOCK"]
+
+    /// Counts on `loop`'s pool, for tests; read them on the loop thread.
+    public func connectionCounts(on loop: ServerLoop) -> (idle: Int, busy: Int) {
+        let pool = pools.withLock { $0[ObjectIdentifier(loop)] }
+        return (pool?.idleCount ?? 0, pool?.busyCount ?? 0)
+    }
+
+    private func pool(on loop: ServerLoop) -> LinkPool {
+        let key = ObjectIdentifier(loop)
+        if let pool = pools.withLock({ $0[key] }) { return pool }
+        let pool = LinkPool(loop: loop, address: address, configuration: configuration)
+        pools.withLock { $0[key] = pool }
+        loop.addTicker { pool.tick(.now) }
+        loop.whenEnded { [weak self] in
+            pool.closeAll()
+            _ = self?.pools.withLock { $0.removeValue(forKey: key) }
+        }
+        return pool
+    }
+}

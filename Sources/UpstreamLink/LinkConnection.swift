@@ -1,0 +1,300 @@
+import MicroHTTPServer
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One keep-alive TCP connection to an upstream, driven by the server's loop: a non-blocking socket, the request
+/// written with `send`, the response read and parsed as it arrives. Loop thread only.
+///
+/// `@unchecked Sendable` holds because it is touched on the loop thread only (it is captured by the loop's queued
+/// work, which runs there).
+final class LinkConnection: ServerLoopWatcher, @unchecked Sendable {
+    enum Phase {
+        case connecting
+        /// In the pool, waiting for a request; a readable socket now means the upstream closed it.
+        case idle
+        case sending
+        case receiving
+        case closed
+    }
+
+    let fd: Int32
+    let pool: LinkPool
+    private(set) var phase = Phase.connecting
+    /// When the connection must have made progress (connect, or the next upstream byte), else it fails.
+    private(set) var deadline: ContinuousClock.Instant
+    private(set) var idleSince = ContinuousClock.now
+    /// It served a request before: a failure before any byte of the answer may just be the upstream's idle close.
+    private(set) var isReused = false
+
+    private var exchange: LinkExchange?
+    private var outbound = ByteBuffer()
+    private var inbound = ByteBuffer()
+    private var parser = HTTP1ResponseParser()
+    private var receivedAny = false
+    private var paused = false
+    private var keepAlive = false
+    /// What the loop watches for now (readable, writable): changed only when it differs, one system call saved
+    /// twice per request.
+    private var interest = (readable: false, writable: true)
+
+    private init(fd: Int32, pool: LinkPool, deadline: ContinuousClock.Instant) {
+        self.fd = fd
+        self.pool = pool
+        self.deadline = deadline
+    }
+
+    /// Opens a non-blocking connection; the request is sent once it is established.
+    static func open(to address: LinkAddress, pool: LinkPool) -> LinkConnection? {
+        let fd = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let result = address.withSockaddr { connect(fd, $0, $1) }
+        guard result == 0 || errno == EINPROGRESS else {
+            close(fd)
+            return nil
+        }
+        let connection = LinkConnection(fd: fd, pool: pool, deadline: .now + pool.configuration.connectTimeout)
+        guard pool.loop.watch(fd, readable: false, writable: true, connection) else {
+            close(fd)
+            return nil
+        }
+        return connection
+    }
+
+    /// Takes `exchange`: sends its request now, or once connected.
+    func start(_ exchange: LinkExchange) {
+        self.exchange = exchange
+        exchange.connection = self
+        exchange.attempts += 1
+        outbound = exchange.request
+        inbound.clear()
+        parser.expectResponse(isHead: exchange.isHead)
+        receivedAny = false
+        paused = false
+        if phase == .idle {
+            phase = .sending
+            send()
+        }
+    }
+
+    // MARK: Loop events
+
+    func ready(readable: Bool, writable: Bool, hangUp: Bool) {
+        switch phase {
+        case .connecting:
+            guard writable || hangUp else { return }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0, !hangUp || writable else {
+                fail(LinkError(.unreachable, "The upstream could not be reached."), retry: false)
+                return
+            }
+            phase = .sending
+            send()
+        case .idle:
+            // An idle connection has nothing to read: the upstream closed it (or misbehaves). Either way, drop it.
+            pool.discard(self)
+            shut()
+        case .sending:
+            if writable || hangUp { send() }
+        case .receiving:
+            if readable || hangUp { receive() }
+        case .closed:
+            break
+        }
+    }
+
+    /// The loop's ticker: fail when the connection made no progress in time.
+    func checkDeadline(_ now: ContinuousClock.Instant) {
+        // A paused connection waits for the client, not for the upstream: no timeout then.
+        guard phase == .connecting || phase == .sending || (phase == .receiving && !paused), now >= deadline else {
+            return
+        }
+        if phase == .connecting {
+            fail(LinkError(.unreachable, "The upstream did not accept the connection in time."), retry: false)
+        } else {
+            fail(LinkError(.timeout, "The upstream did not answer in time."), retry: false)
+        }
+    }
+
+    // MARK: Writing
+
+    private func send() {
+        while outbound.readableBytes > 0 {
+            let sent = outbound.withUnsafeReadableBytes { bytes in
+                Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 {
+                outbound.moveReaderIndex(forwardBy: sent)
+                continue
+            }
+            if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                setInterest(readable: true, writable: true)
+                return
+            }
+            if sent < 0 && errno == EINTR { continue }
+            fail(LinkError(.broken, "The upstream connection broke."), retry: isReused)
+            return
+        }
+        phase = .receiving
+        deadline = .now + pool.configuration.idleTimeout
+        setInterest(readable: !paused, writable: false)
+    }
+
+    // MARK: Reading
+
+    private func receive() {
+        // Reads until the socket is drained or the handler asks for a pause; a large body goes on in later rounds.
+        for _ in 0..<4 {
+            guard phase == .receiving, !paused else { return }
+            if inbound.readableBytes == 0 {
+                // A fresh buffer each time: the handler may still hold slices of the last one (queued for the client).
+                inbound = ByteBuffer()
+                inbound.reserveCapacity(receivedAny ? 64 << 10 : 16 << 10)
+            } else if inbound.writableBytes < 4096 {
+                inbound.reserveCapacity(minimumWritableBytes: 16 << 10)
+            }
+            var result = 0
+            var readError: Int32 = 0
+            inbound.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
+                result = read(fd, space.baseAddress, space.count)
+                readError = errno
+                return max(result, 0)
+            }
+            if result < 0 {
+                if readError == EINTR { continue }
+                if readError == EAGAIN || readError == EWOULDBLOCK {
+                    exchange?.handler.linkReadEnded()
+                    return
+                }
+                fail(
+                    LinkError(.broken, "The upstream connection broke."),
+                    retry: isReused && !receivedAny && (exchange?.mayRetry ?? false))
+                return
+            }
+            if result == 0 {
+                endOfStream()
+                return
+            }
+            receivedAny = true
+            deadline = .now + pool.configuration.idleTimeout
+            parse()
+            guard phase == .receiving else { return }
+            exchange?.handler.linkReadEnded()
+            if inbound.writableBytes > 0 { return }  // the read did not fill the buffer: the socket is drained
+        }
+    }
+
+    private func parse() {
+        guard let exchange else { return }
+        var ended = false
+        do {
+            try parser.parse(&inbound) { event in
+                switch event {
+                case .head(let head):
+                    keepAlive = head.keepAlive
+                    exchange.handler.linkReceived(head: head)
+                case .body(let chunk):
+                    if !exchange.handler.linkReceived(body: chunk) { pause() }
+                case .end:
+                    ended = true
+                }
+            }
+        } catch {
+            fail(LinkError(.broken, "The upstream's answer was not valid HTTP/1.1 (\(error))."), retry: false)
+            return
+        }
+        if ended { complete() }
+    }
+
+    private func endOfStream() {
+        guard let exchange else { return }
+        if !receivedAny {
+            fail(LinkError(.broken, "The upstream closed the connection."), retry: isReused && exchange.mayRetry)
+            return
+        }
+        var ended = false
+        do {
+            try parser.parseEOF { event in if case .end = event { ended = true } }
+        } catch {
+            fail(LinkError(.broken, "The upstream closed the connection before the end of its answer."), retry: false)
+            return
+        }
+        keepAlive = false
+        if ended { complete() } else { fail(LinkError(.broken, "The upstream closed the connection."), retry: false) }
+    }
+
+    private func complete() {
+        guard let exchange else { return }
+        self.exchange = nil
+        exchange.connection = nil
+        exchange.isOver = true
+        // Bytes after the answer were never asked for: the connection cannot be trusted with another request.
+        if keepAlive && inbound.readableBytes == 0 {
+            phase = .idle
+            isReused = true
+            idleSince = .now
+            setInterest(readable: true, writable: false)
+            pool.release(self)
+        } else {
+            pool.discard(self)
+            shut()
+        }
+        exchange.handler.linkEnded()
+        exchange.handler.linkReadEnded()
+    }
+
+    private func fail(_ error: LinkError, retry: Bool) {
+        let exchange = self.exchange
+        self.exchange = nil
+        pool.discard(self)
+        shut()
+        guard let exchange, !exchange.isOver else { return }
+        exchange.connection = nil
+        if retry && exchange.attempts < 2 && pool.restart(exchange) { return }
+        exchange.isOver = true
+        exchange.handler.linkFailed(error)
+    }
+
+    // MARK: Backpressure and ending
+
+    private func pause() {
+        paused = true
+        if phase == .receiving { setInterest(readable: false, writable: false) }
+    }
+
+    func resumeReading() {
+        guard paused else { return }
+        paused = false
+        guard phase == .receiving else { return }
+        setInterest(readable: true, writable: false)
+        deadline = .now + pool.configuration.idleTimeout
+    }
+
+    /// The exchange was cancelled: the connection is mid-answer and cannot be reused.
+    func abandon() {
+        exchange = nil
+        pool.discard(self)
+        shut()
+    }
+
+    /// Closes the socket (also when the loop ends).
+    func shut() {
+        guard phase != .closed else { return }
+        phase = .closed
+        pool.loop.unwatch(fd)
+        close(fd)
+    }
+
+    private func setInterest(readable: Bool, writable: Bool) {
+        guard interest != (readable, writable) else { return }
+        interest = (readable, writable)
+        pool.loop.change(fd, readable: readable, writable: writable)
+    }
+}

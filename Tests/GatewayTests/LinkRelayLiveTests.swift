@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import LabgateTestSupport
+import MicroHTTPServer
+import NIOCore
+import Testing
+
+@testable import Gateway
+
+/// The server-loop path (`LinkClient` + `LinkRelay`, issue 7) against upstreams that misbehave on purpose, byte by
+/// byte (`ScriptedUpstream`), and the same answers with the path off (AsyncHTTPClient), so both paths keep one
+/// contract.
+@Suite(.serialized) struct LinkRelayLiveTests {
+    static let okHead = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+    /// Serves `requests` keep-alive requests on each connection with `{"n":INDEX}`.
+    static func keepAliveScript(requests: Int = 1000) -> @Sendable (Int, ScriptedUpstream.Connection) -> Void {
+        { index, connection in
+            for _ in 0..<requests {
+                guard connection.readRequestHead() != nil else { return }
+                let body = #"{"n":\#(index)}"#
+                connection.write(okHead + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
+            }
+        }
+    }
+
+    @Test(arguments: [true, false]) func keepAliveConnectionIsReusedAcrossRequests(onLoop: Bool) async throws {
+        let upstream = try ScriptedUpstream(Self.keepAliveScript())
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
+        ) { live in
+            for _ in 0..<20 {
+                let reply = try await live.send("GET", "/labric/api/v1/ping")
+                #expect(reply.status == 200)
+                #expect(reply.text == #"{"n":0}"#)
+            }
+            #expect(upstream.connections == 1)
+        }
+    }
+
+    @Test func upstreamClosingAnIdleConnectionIsRetriedOnAFreshOne() async throws {
+        // Each connection answers one request and then closes without saying so (no `Connection: close`): the
+        // gateway's pooled connection is dead when the next request comes.
+        let upstream = try ScriptedUpstream(Self.keepAliveScript(requests: 1))
+        defer { upstream.stop() }
+        try await withLiveGateway(.init(genie: .none, labric: .port(upstream.port))) { live in
+            for round in 0..<5 {
+                let reply = try await live.send("GET", "/labric/api/v1/ping")
+                #expect(reply.status == 200, "round \(round)")
+                #expect(reply.text == #"{"n":\#(round)}"#)
+                // Let the close arrive first half of the time, so both the idle check and the retry are exercised.
+                if round % 2 == 0 { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(upstream.connections == 5)
+        }
+    }
+
+    @Test(arguments: [true, false]) func bodyCutShortReachesTheClientAsTruncated(onLoop: Bool) async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            guard connection.readRequestHead() != nil else { return }
+            connection.write(Self.okHead + "Content-Length: 100\r\n\r\n" + String(repeating: "x", count: 40))
+            connection.close()
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
+        ) { live in
+            let raw = try RawClient(port: live.gateway.server.port, timeoutSeconds: 10)
+            try raw.send("GET /labric/api/v1/files HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(throws: (any Error).self) { try raw.readResponse() }
+        }
+    }
+
+    @Test func silentUpstreamGets504AfterTheIdleTimeout() async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            guard connection.readRequestHead() != nil else { return }
+            _ = connection.waitForClose(timeout: .seconds(10))
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.upstreamIdleTimeoutSeconds = 0.5 })
+        ) { live in
+            let started = ContinuousClock.now
+            let reply = try await live.send("GET", "/labric/api/v1/ping")
+            #expect(reply.status == 504)
+            #expect(reply.json?["code"] as? String == "upstream_timeout")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func garbageFromTheUpstreamGets502AndTheConnectionIsDropped() async throws {
+        let upstream = try ScriptedUpstream { index, connection in
+            guard connection.readRequestHead() != nil else { return }
+            if index == 0 {
+                connection.write("HTTP/1.1 2OO OK\r\n\r\n")
+                _ = connection.waitForClose(timeout: .seconds(10))
+            } else {
+                connection.write(Self.okHead + "Content-Length: 2\r\n\r\nok")
+            }
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(.init(genie: .none, labric: .port(upstream.port))) { live in
+            let bad = try await live.send("GET", "/labric/api/v1/ping")
+            #expect(bad.status == 502)
+            #expect(bad.json?["code"] as? String == "upstream_unreachable")
+            let good = try await live.send("GET", "/labric/api/v1/ping")
+            #expect(good.status == 200)
+            #expect(good.text == "ok")
+            #expect(upstream.connections == 2)
+        }
+    }
+
+    @Test func chunkedAnswerIsRelayedWhole() async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            guard connection.readRequestHead() != nil else { return }
+            connection.write(Self.okHead + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n")
+            connection.write("6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+            _ = connection.waitForClose(timeout: .seconds(10))
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(.init(genie: .none, labric: .port(upstream.port))) { live in
+            let reply = try await live.send("GET", "/labric/api/v1/ping")
+            #expect(reply.status == 200)
+            #expect(reply.text == "hello world")
+            #expect(reply.header("Content-Type") == "application/json")
+        }
+    }
+
+    @Test func requestReachesTheUpstreamWithTheCredentialAndWithoutTheClientsHopHeaders() async throws {
+        let heads = TextStore()
+        let upstream = try ScriptedUpstream { _, connection in
+            guard let head = connection.readRequestHead() else { return }
+            heads.append(head)
+            connection.write(Self.okHead + "Content-Length: 0\r\n\r\n")
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), scanSecretsAtEnd: true)
+        ) { live in
+            let reply = try await live.send(
+                "GET", "/labric/api/v1/files?limit=2",
+                headers: [("Connection", "x-drop"), ("X-Drop", "1"), ("Accept", "a/b")])
+            #expect(reply.status == 200)
+            let head = try #require(heads.all.first)
+            #expect(head.hasPrefix("GET /api/v1/files?limit=2 HTTP/1.1\r\n"))
+            #expect(head.contains("\r\nAuthorization: Bearer \(live.labricAPIKey)\r\n"))
+            #expect(head.contains("\r\nHost: 127.0.0.1:\(upstream.port)\r\n"))
+            #expect(head.contains("\r\nAccept: a/b\r\n"))
+            #expect(!head.lowercased().contains("x-drop"))
+        }
+    }
+}
