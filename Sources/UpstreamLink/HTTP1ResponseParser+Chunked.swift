@@ -3,13 +3,22 @@ import NIOCore
 extension HTTP1ResponseParser {
     /// How far a chunk-size line (`1a;name=value\r\n`) has been read; it may arrive a byte at a time.
     struct ChunkLine: Sendable {
-        enum Phase: Sendable { case size, extensions, lineFeed }
+        enum Phase: Sendable {
+            /// The CRLF (or LF) that ends the previous chunk's data, before its CR or after it.
+            case dataEnd, dataEndLineFeed
+            case size, extensions, lineFeed
+        }
 
         var size = 0
         var digits = 0
         /// Bytes of the line so far, bounded so that endless extensions are refused.
         var length = 0
-        var phase = Phase.size
+        var phase: Phase
+
+        /// `afterData` when the line follows a chunk's data, whose line ending comes first.
+        init(afterData: Bool = false) {
+            phase = afterData ? .dataEnd : .size
+        }
     }
 
     /// How much of the trailer section has been seen: enough to find its blank line and to bound it.
@@ -49,11 +58,20 @@ extension HTTP1ResponseParser {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            line.length += 1
+            // The end of the previous chunk's data is not part of the line, so not counted in its length.
+            if line.phase != .dataEnd && line.phase != .dataEndLineFeed { line.length += 1 }
             if line.length > limit {
                 return (index, .failure(Error(.badChunk, "upstream sent a chunk-size line longer than \(limit) bytes")))
             }
             switch line.phase {
+            case .dataEnd, .dataEndLineFeed:
+                if byte == ASCII.lf {
+                    line.phase = .size
+                } else if byte == ASCII.cr && line.phase == .dataEnd {
+                    line.phase = .dataEndLineFeed
+                } else {
+                    return (index, .failure(Error(.badChunk, "upstream sent chunk data longer than its chunk size")))
+                }
             case .size:
                 if let value = hexValue(byte) {
                     // 15 hex digits fit an Int with room to spare, so the size cannot overflow.
@@ -85,19 +103,6 @@ extension HTTP1ResponseParser {
             }
         }
         return (index, .partial(line))
-    }
-
-    /// The CRLF (or LF) that must follow a chunk's data.
-    mutating func readChunkDataEnd(_ buffer: inout ByteBuffer, sawCR: Bool) throws(Error) -> Bool {
-        guard let byte = buffer.readInteger(as: UInt8.self) else { return false }
-        if byte == ASCII.lf {
-            state = .chunkLine(ChunkLine())
-        } else if byte == ASCII.cr && !sawCR {
-            state = .chunkDataEnd(sawCR: true)
-        } else {
-            throw Error(.badChunk, "upstream sent chunk data longer than its chunk size")
-        }
-        return true
     }
 
     /// Skips the trailer fields up to their blank line, then ends the response.

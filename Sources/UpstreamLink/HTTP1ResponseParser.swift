@@ -1,6 +1,12 @@
 import MicroHTTPServer
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Incremental parser for the responses on one upstream HTTP/1.1 connection, one after another.
 ///
 /// Pure and socket-free: the connection feeds it what it reads and acts on the events. Nothing an upstream sends can
@@ -57,7 +63,6 @@ public struct HTTP1ResponseParser: Sendable {
         case length(remaining: Int)
         case chunkLine(ChunkLine)
         case chunkData(remaining: Int)
-        case chunkDataEnd(sawCR: Bool)
         case trailers(Trailers)
         case untilClose
         case failed(Error)
@@ -116,7 +121,7 @@ public struct HTTP1ResponseParser: Sendable {
             let error = Error(.truncated, "upstream closed the connection before the response head was complete")
             state = .failed(error)
             throw error
-        case .length, .chunkData, .chunkLine, .chunkDataEnd, .trailers:
+        case .length, .chunkData, .chunkLine, .trailers:
             let error = Error(.truncated, "upstream closed the connection in the middle of the response body")
             state = .failed(error)
             throw error
@@ -144,10 +149,9 @@ public struct HTTP1ResponseParser: Sendable {
             return try readChunkLine(&buffer, line)
         case .chunkData(let remaining):
             let left = Self.emitBody(&buffer, upTo: remaining, emit)
-            state = left == 0 ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: left)
+            // The CRLF after the data is read with the next chunk-size line.
+            state = left == 0 ? .chunkLine(ChunkLine(afterData: true)) : .chunkData(remaining: left)
             return left == 0
-        case .chunkDataEnd(let sawCR):
-            return try readChunkDataEnd(&buffer, sawCR: sawCR)
         case .trailers(let trailers):
             return try readTrailers(&buffer, trailers, emit)
         case .untilClose:
@@ -171,270 +175,89 @@ public struct HTTP1ResponseParser: Sendable {
         return remaining - count
     }
 
-    // MARK: - Head
+    // MARK: - Bytes
 
-    enum HeadScan {
-        case complete(length: Int)
-        case incomplete(scanned: Int)
-        case tooLarge
+    /// The offset of the first `byte` in `bytes[from..<to]`, or nil; `from...to` must lie within `bytes`.
+    @inline(__always)
+    static func firstIndex(of byte: UInt8, _ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = bytes.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else {
+            return nil
+        }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
-    mutating func readHead(
-        _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (Event) -> Void
-    ) throws(Error) -> Bool {
-        let limit = maxHeadBytes
-        let scan = buffer.withUnsafeReadableBytes { Self.scanHead($0, from: scanned, limit: limit) }
-        let length: Int
-        switch scan {
-        case .tooLarge:
-            throw Error(.headTooLarge, "upstream response head is larger than \(limit) bytes")
-        case .incomplete(let scanned):
-            state = .head(isHead: isHead, scanned: scanned)
+    /// Whether `bytes[from..<to]` holds a NUL or a CR, looked for eight bytes at a time; `from...to` as above.
+    @inline(__always)
+    static func containsNULOrCR(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        guard to - from >= 8 else {
+            for index in from..<max(from, to) where bytes[index] == 0 || bytes[index] == ASCII.cr { return true }
             return false
-        case .complete(let complete):
-            length = complete
         }
-        let head = try buffer.withUnsafeReadableBytes { (bytes) throws(Error) in
-            try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), isHead: isHead)
-        }
-        buffer.moveReaderIndex(forwardBy: length)
-        guard let head else {
-            // A 1xx interim response: skipped, the final one follows on the same connection.
-            state = .head(isHead: isHead, scanned: 0)
-            return true
-        }
-        emit(.head(head))
-        switch head.framing {
-        case .none, .length(0):
-            finish(emit)
-            return false
-        case .length(let count):
-            state = .length(remaining: count)
-        case .chunked:
-            state = .chunkLine(ChunkLine())
-        case .untilClose:
-            state = .untilClose
-        }
-        return true
-    }
-
-    /// Looks for the blank line that ends a head, resuming after the `scanned` bytes already known not to end it.
-    static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int, limit: Int) -> HeadScan {
-        let end = min(bytes.count, limit)
-        var index = min(max(scanned, 0), end)
-        while index < end {
-            if bytes[index] == ASCII.lf {
-                // The line ending here is empty (a lone LF or CRLF).
-                if index == 0 || bytes[index - 1] == ASCII.lf
-                    || (bytes[index - 1] == ASCII.cr && (index == 1 || bytes[index - 2] == ASCII.lf))
-                {
-                    return .complete(length: index + 1)
-                }
-            }
-            index += 1
-        }
-        // Not within the first `limit` bytes: the head, once complete, would be larger.
-        return bytes.count >= limit && bytes.count > 0 ? .tooLarge : .incomplete(scanned: end)
-    }
-
-    /// What the header fields say about framing, gathered while they are parsed.
-    struct FramingFields {
-        var transferEncoding = false
-        var chunkedLast = false
-        var contentLength: Int?
-        var contentLengthBad = false
-        var close = false
-        var keepAlive = false
-    }
-
-    /// Parses a complete head (its last line is the empty one); nil for a 1xx interim response.
-    static func parseHead(_ head: UnsafeRawBufferPointer, isHead: Bool) throws(Error) -> Head? {
-        let (statusLine, afterStatus) = nextLine(head, from: 0)
-        let (status, minorVersion) = try parseStatusLine(head, statusLine)
-        if status == 101 {
-            throw Error(.switchingProtocols, "upstream answered 101 Switching Protocols, which is not supported")
-        }
-        let interim = status < 200
-        var headers = HTTPHeaders()
-        var fields = FramingFields()
-        var cursor = afterStatus
+        var index = from
         while true {
-            let (line, next) = nextLine(head, from: cursor)
-            if line.isEmpty { break }
-            cursor = next
-            try parseField(head, line, into: &headers, &fields, keep: !interim)
-        }
-        if interim { return nil }
-
-        let http10 = minorVersion == 0
-        let reusable = http10 ? fields.keepAlive && !fields.close : !fields.close
-        if isHead || status == 204 || status == 304 {
-            return Head(status: status, headers: headers, framing: .none, keepAlive: reusable)
-        }
-        if fields.transferEncoding {
-            // RFC 9112 6.1 and 6.3: with Content-Length too, or on HTTP/1.0, the framing is suspect, so close after.
-            let chunked = fields.chunkedLast
-            let clean = chunked && fields.contentLength == nil && !fields.contentLengthBad && !http10
-            return Head(
-                status: status, headers: headers, framing: chunked ? .chunked : .untilClose,
-                keepAlive: clean && reusable)
-        }
-        if fields.contentLengthBad {
-            throw Error(.badContentLength, "upstream sent an invalid or conflicting Content-Length")
-        }
-        if let length = fields.contentLength {
-            return Head(status: status, headers: headers, framing: .length(length), keepAlive: reusable)
-        }
-        return Head(status: status, headers: headers, framing: .untilClose, keepAlive: false)
-    }
-
-    /// The line starting at `start` without its LF or CRLF, and where the next line starts.
-    static func nextLine(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (Range<Int>, next: Int) {
-        var index = start
-        while index < bytes.count && bytes[index] != ASCII.lf { index += 1 }
-        let next = min(index + 1, bytes.count)
-        if index > start && bytes[index - 1] == ASCII.cr { return (start..<index - 1, next) }
-        return (start..<index, next)
-    }
-
-    /// `HTTP/1.x SSS reason`, the reason possibly empty or absent; returns the status and x.
-    static func parseStatusLine(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) throws(Error) -> (Int, Int) {
-        let malformed = Error(.malformedStatusLine, "upstream sent a malformed status line")
-        let start = line.lowerBound
-        guard line.count >= 12 else { throw malformed }
-        for (offset, expected) in "HTTP/1.".utf8.enumerated() where bytes[start + offset] != expected {
-            throw malformed
-        }
-        guard let minor = digit(bytes[start + 7]), bytes[start + 8] == ASCII.space,
-            let hundreds = digit(bytes[start + 9]), let tens = digit(bytes[start + 10]),
-            let units = digit(bytes[start + 11]), line.count == 12 || bytes[start + 12] == ASCII.space
-        else { throw malformed }
-        let status = hundreds * 100 + tens * 10 + units
-        guard (100...599).contains(status) else { throw malformed }
-        for index in start + 12..<line.upperBound where bytes[index] == 0 || bytes[index] == ASCII.cr {
-            throw malformed
-        }
-        return (status, minor)
-    }
-
-    /// One `name: value` line (without its line ending).
-    static func parseField(
-        _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, into headers: inout HTTPHeaders,
-        _ fields: inout FramingFields, keep: Bool
-    ) throws(Error) {
-        let start = line.lowerBound
-        let end = line.upperBound
-        if bytes[start] == ASCII.space || bytes[start] == ASCII.tab {
-            throw Error(.malformedHeader, "upstream sent a folded header line (obs-fold)")
-        }
-        var colon = start
-        while colon < end && isTokenByte(bytes[colon]) { colon += 1 }
-        guard colon > start, colon < end, bytes[colon] == ASCII.colon else {
-            throw Error(.malformedHeader, "upstream sent a header line that is not `token: value`")
-        }
-        var valueStart = colon + 1
-        var valueEnd = end
-        while valueStart < valueEnd && isWhitespace(bytes[valueStart]) { valueStart += 1 }
-        while valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
-        for index in valueStart..<valueEnd where bytes[index] == 0 || bytes[index] == ASCII.cr {
-            throw Error(.malformedHeader, "upstream sent a header value containing NUL or a bare CR")
-        }
-        let name = UnsafeRawBufferPointer(rebasing: bytes[start..<colon])
-        let value = valueStart..<valueEnd
-        if equalsLowercase(name, "content-length") {
-            noteContentLength(bytes, value, &fields)
-        } else if equalsLowercase(name, "transfer-encoding") {
-            fields.transferEncoding = true
-            var last: Range<Int>?
-            forEachElement(bytes, value) { element in if !element.isEmpty { last = element } }
-            // The final coding is the last element of all Transfer-Encoding lines together.
-            if let last {
-                fields.chunkedLast = equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[last]), "chunked")
-            }
-        } else if equalsLowercase(name, "connection") {
-            forEachElement(bytes, value) { element in
-                let token = UnsafeRawBufferPointer(rebasing: bytes[element])
-                if equalsLowercase(token, "close") {
-                    fields.close = true
-                } else if equalsLowercase(token, "keep-alive") {
-                    fields.keepAlive = true
-                }
-            }
-        }
-        if keep {
-            headers.add(
-                String(decoding: name, as: UTF8.self),
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self))
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if hasZeroByte(word) || hasZeroByte(word ^ 0x0D0D_0D0D_0D0D_0D0D) { return true }
+            if index == to - 8 { return false }
+            // The last word may overlap the one before it.
+            index = min(index + 8, to - 8)
         }
     }
 
-    /// Every element of the list must be the same decimal number of at most 18 digits (so it fits an `Int`).
-    static func noteContentLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>, _ fields: inout FramingFields) {
-        var elements = 0
-        forEachElement(bytes, value) { element in
-            elements += 1
-            guard !element.isEmpty, element.count <= 18 else {
-                fields.contentLengthBad = true
-                return
-            }
-            var number = 0
-            for index in element {
-                guard let digit = digit(bytes[index]) else {
-                    fields.contentLengthBad = true
-                    return
-                }
-                number = number * 10 + digit
-            }
-            if let previous = fields.contentLength, previous != number { fields.contentLengthBad = true }
-            fields.contentLength = number
-        }
-        if elements == 0 { fields.contentLengthBad = true }
-    }
-
-    /// Calls `body` with each comma-separated element of `range`, trimmed of SP/HTAB (empty elements included).
-    static func forEachElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
-        guard !range.isEmpty else { return }
-        var start = range.lowerBound
-        while start <= range.upperBound {
-            var end = start
-            while end < range.upperBound && bytes[end] != ASCII.comma { end += 1 }
-            var low = start
-            var high = end
-            while low < high && isWhitespace(bytes[low]) { low += 1 }
-            while high > low && isWhitespace(bytes[high - 1]) { high -= 1 }
-            body(low..<high)
-            start = end + 1
-        }
+    /// Whether a byte of `word` is 0 (exact: the borrow can only spill over from a byte that is 0 itself).
+    @inline(__always)
+    static func hasZeroByte(_ word: UInt64) -> Bool {
+        (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0
     }
 
     /// ASCII case-insensitive comparison with a lowercase literal of letters and `-`: `| 0x20` folds only those,
     /// except CR onto `-`, and a CR never gets this far.
+    @inline(__always)
     static func equalsLowercase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = lowercase.utf8Start
-        for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] { return false }
-        return true
+        matches(bytes, lowercase, fold: 0x20)
     }
 
+    /// Whether `bytes` are exactly the literal's, case included.
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        matches(bytes, literal, fold: 0)
+    }
+
+    /// Whether `bytes`, each ORed with `fold`, are the literal's; eight bytes at a time when there are that many.
+    @inline(__always)
+    static func matches(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString, fold: UInt8) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        guard bytes.count == count else { return false }
+        let expected = UnsafeRawPointer(literal.utf8Start)
+        guard count >= 8 else {
+            for index in 0..<count where bytes[index] | fold != expected.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
+        let folds = UInt64(fold) &* 0x0101_0101_0101_0101
+        var offset = 0
+        while true {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) | folds
+            if word != expected.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+            if offset == count - 8 { return true }
+            // The last word may overlap the one before it.
+            offset = min(offset + 8, count - 8)
+        }
+    }
+
+    @inline(__always)
     static func digit(_ byte: UInt8) -> Int? {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? Int(byte &- UInt8(ascii: "0")) : nil
     }
 
+    @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == ASCII.space || byte == ASCII.tab }
 
-    /// RFC 9110 tchar.
+    /// RFC 9110 tchar: letters, digits and ``!#$%&'*+-.^_`|~``, as one bit per byte below 128.
+    @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        let bits: UInt64 = byte < 64 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE
+        return byte < 128 && bits >> (byte & 63) & 1 == 1
     }
 
     /// The bytes the grammar names, kept inside the parser so they never clash with the module's other code.

@@ -154,10 +154,10 @@ final class LinkConnection: ServerLoopWatcher, @unchecked Sendable {
         for _ in 0..<4 {
             guard phase == .receiving, !paused else { return }
             if inbound.readableBytes == 0 {
-                // A fresh buffer each time: the handler may still hold slices of the last one (queued for the client).
-                inbound = ByteBuffer()
-                inbound.reserveCapacity(receivedAny ? 64 << 10 : 16 << 10)
-            } else if inbound.writableBytes < 4096 {
+                // The same storage again when nothing else holds it (the last answer went to the client already),
+                // else a new one: the handler may still hold slices of the last read (queued for the client).
+                inbound.clear(minimumCapacity: receivedAny ? 64 << 10 : 4 << 10)
+            } else if inbound.writableBytes < 2048 {
                 inbound.reserveCapacity(minimumWritableBytes: 16 << 10)
             }
             var result = 0

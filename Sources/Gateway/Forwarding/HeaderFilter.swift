@@ -58,7 +58,7 @@ public struct HeaderFilter: Sendable {
     ///   or its value holds control characters (libmicrohttpd lets `Name : value` through; the upstream client
     ///   would refuse to send it, which would look like an upstream failure).
     public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
-        let named = Self.connectionTokens(incoming)
+        let named = Self.namedByConnection(incoming)
         var out = HTTPHeaders()
         out.reserveCapacity(incoming.count + 2)
         var contentLength: Int?
@@ -94,7 +94,7 @@ public struct HeaderFilter: Sendable {
     ///     absolute-path reference (`/labric/...`), which every client resolves against the gateway.
     public func response(_ upstreamHeaders: HTTPHeaders, requestID: String, gatewayOrigin: String? = nil) -> HTTPHeaders
     {
-        let named = Self.connectionTokens(upstreamHeaders)
+        let named = Self.namedByConnection(upstreamHeaders)
         var out = HTTPHeaders()
         out.reserveCapacity(upstreamHeaders.count + 1)
         for field in upstreamHeaders {
@@ -182,8 +182,24 @@ public struct HeaderFilter: Sendable {
         return result
     }
 
+    /// `connectionTokens` without the hop-by-hop names, which are dropped anyway: for the usual
+    /// `Connection: keep-alive` nothing is left, and nothing is allocated (issue 7).
+    static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
+        var tokens: [String] = []
+        for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
+            for token in field.value.split(separator: ",") {
+                let trimmed = String(token.trimmingASCIIWhitespace())
+                switch NameKind(trimmed) {
+                case .hopByHop, .transferEncoding: continue
+                default: if !trimmed.isEmpty { tokens.append(lowercasedASCII(trimmed)) }
+                }
+            }
+        }
+        return tokens
+    }
+
     /// Whether a header is one the `Connection` header named (`named` is lowercase, and nearly always empty).
-    static func isNamed(_ name: String, in named: Set<String>) -> Bool {
+    static func isNamed(_ name: String, in named: [String]) -> Bool {
         for token in named where HTTPHeaders.equalFold(token, name) { return true }
         return false
     }

@@ -1,0 +1,313 @@
+import MicroHTTPServer
+import NIOCore
+
+extension HTTP1ResponseParser {
+    enum HeadScan {
+        /// The head is the first `length` bytes, and `lines` of its line feeds were among the bytes scanned this time.
+        case complete(length: Int, lines: Int)
+        case incomplete(scanned: Int)
+        case tooLarge
+    }
+
+    /// What the bytes at the reader index held while a head was expected.
+    enum HeadRead {
+        case incomplete(scanned: Int)
+        /// A 1xx interim response of `length` bytes.
+        case interim(length: Int)
+        case final(Head, length: Int)
+    }
+
+    mutating func readHead(
+        _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (Event) -> Void
+    ) throws(Error) -> Bool {
+        let limit = maxHeadBytes
+        // One look at the bytes: find the end of the head, then parse it where it lies.
+        let read = try buffer.withUnsafeReadableBytes { (bytes) throws(Error) -> HeadRead in
+            switch Self.scanHead(bytes, from: scanned, limit: limit) {
+            case .tooLarge:
+                throw Error(.headTooLarge, "upstream response head is larger than \(limit) bytes")
+            case .incomplete(let scanned):
+                return .incomplete(scanned: scanned)
+            case .complete(let length, let lines):
+                // Lines less the status line and the blank one; a resumed scan counted only some, which is fine.
+                let headBytes = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+                guard let final = try Self.parseHead(headBytes, isHead: isHead, expectedFields: lines - 2) else {
+                    return .interim(length: length)
+                }
+                return .final(final, length: length)
+            }
+        }
+        let head: Head
+        switch read {
+        case .incomplete(let scanned):
+            state = .head(isHead: isHead, scanned: scanned)
+            return false
+        case .interim(let length):
+            // Skipped: the final response follows on the same connection.
+            buffer.moveReaderIndex(forwardBy: length)
+            state = .head(isHead: isHead, scanned: 0)
+            return true
+        case .final(let final, let length):
+            buffer.moveReaderIndex(forwardBy: length)
+            head = final
+        }
+        emit(.head(head))
+        switch head.framing {
+        case .none, .length(0):
+            finish(emit)
+            return false
+        case .length(let count):
+            state = .length(remaining: count)
+        case .chunked:
+            state = .chunkLine(ChunkLine())
+        case .untilClose:
+            state = .untilClose
+        }
+        return true
+    }
+
+    /// Looks for the blank line that ends a head, resuming after the `scanned` bytes already known not to end it.
+    static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int, limit: Int) -> HeadScan {
+        let end = min(bytes.count, limit)
+        var index = min(max(scanned, 0), end)
+        var lines = 0
+        while let lf = firstIndex(of: ASCII.lf, bytes, from: index, to: end) {
+            lines += 1
+            // The line ending here is empty (a lone LF or CRLF).
+            if lf == 0 || bytes[lf - 1] == ASCII.lf
+                || (bytes[lf - 1] == ASCII.cr && (lf == 1 || bytes[lf - 2] == ASCII.lf))
+            {
+                return .complete(length: lf + 1, lines: lines)
+            }
+            index = lf + 1
+        }
+        // Not within the first `limit` bytes: the head, once complete, would be larger.
+        return bytes.count >= limit && bytes.count > 0 ? .tooLarge : .incomplete(scanned: end)
+    }
+
+    /// What the header fields say about framing, gathered while they are parsed.
+    struct FramingFields {
+        var transferEncoding = false
+        var chunkedLast = false
+        var contentLength: Int?
+        var contentLengthBad = false
+        var close = false
+        var keepAlive = false
+    }
+
+    /// Parses a complete head (its last line is the empty one); nil for a 1xx interim response.
+    /// - Parameter expectedFields: how many fields to make room for (a hint).
+    static func parseHead(_ head: UnsafeRawBufferPointer, isHead: Bool, expectedFields: Int) throws(Error) -> Head? {
+        var cursor = 0
+        let statusLine = nextLine(head, &cursor)
+        let (status, minorVersion) = try parseStatusLine(head, statusLine)
+        if status == 101 {
+            throw Error(.switchingProtocols, "upstream answered 101 Switching Protocols, which is not supported")
+        }
+        let interim = status < 200
+        var headers = HTTPHeaders()
+        if !interim && expectedFields > 0 { headers.reserveCapacity(expectedFields) }
+        var fields = FramingFields()
+        while true {
+            let line = nextLine(head, &cursor)
+            if line.isEmpty { break }
+            try parseField(head, line, into: &headers, &fields, keep: !interim)
+        }
+        if interim { return nil }
+
+        let http10 = minorVersion == 0
+        let reusable = http10 ? fields.keepAlive && !fields.close : !fields.close
+        if isHead || status == 204 || status == 304 {
+            return Head(status: status, headers: headers, framing: .none, keepAlive: reusable)
+        }
+        if fields.transferEncoding {
+            // RFC 9112 6.1 and 6.3: with Content-Length too, or on HTTP/1.0, the framing is suspect, so close after.
+            let chunked = fields.chunkedLast
+            let clean = chunked && fields.contentLength == nil && !fields.contentLengthBad && !http10
+            return Head(
+                status: status, headers: headers, framing: chunked ? .chunked : .untilClose,
+                keepAlive: clean && reusable)
+        }
+        if fields.contentLengthBad {
+            throw Error(.badContentLength, "upstream sent an invalid or conflicting Content-Length")
+        }
+        if let length = fields.contentLength {
+            return Head(status: status, headers: headers, framing: .length(length), keepAlive: reusable)
+        }
+        return Head(status: status, headers: headers, framing: .untilClose, keepAlive: false)
+    }
+
+    /// The line starting at `cursor` without its LF or CRLF; moves `cursor` to where the next line starts.
+    @inline(__always)
+    static func nextLine(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int) -> Range<Int> {
+        let start = cursor
+        let index = firstIndex(of: ASCII.lf, bytes, from: start, to: bytes.count) ?? bytes.count
+        cursor = min(index + 1, bytes.count)
+        if index > start && bytes[index - 1] == ASCII.cr { return start..<index - 1 }
+        return start..<index
+    }
+
+    /// `HTTP/1.x SSS reason`, the reason possibly empty or absent; returns the status and x.
+    static func parseStatusLine(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) throws(Error) -> (Int, Int) {
+        let malformed = Error(.malformedStatusLine, "upstream sent a malformed status line")
+        let start = line.lowerBound
+        guard line.count >= 12, equals(UnsafeRawBufferPointer(rebasing: bytes[start..<start + 7]), "HTTP/1.") else {
+            throw malformed
+        }
+        guard let minor = digit(bytes[start + 7]), bytes[start + 8] == ASCII.space,
+            let hundreds = digit(bytes[start + 9]), let tens = digit(bytes[start + 10]),
+            let units = digit(bytes[start + 11]), line.count == 12 || bytes[start + 12] == ASCII.space
+        else { throw malformed }
+        let status = hundreds * 100 + tens * 10 + units
+        guard (100...599).contains(status) else { throw malformed }
+        for index in start + 12..<line.upperBound where bytes[index] == 0 || bytes[index] == ASCII.cr {
+            throw malformed
+        }
+        return (status, minor)
+    }
+
+    /// One `name: value` line (without its line ending).
+    static func parseField(
+        _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, into headers: inout HTTPHeaders,
+        _ fields: inout FramingFields, keep: Bool
+    ) throws(Error) {
+        let start = line.lowerBound
+        let end = line.upperBound
+        if bytes[start] == ASCII.space || bytes[start] == ASCII.tab {
+            throw Error(.malformedHeader, "upstream sent a folded header line (obs-fold)")
+        }
+        // The name runs to the first colon and must be a token: a common name is one by its exact bytes.
+        let colon = firstIndex(of: ASCII.colon, bytes, from: start, to: end) ?? end
+        let name = UnsafeRawBufferPointer(rebasing: bytes[start..<colon])
+        let common = commonName(name)
+        guard colon > start, colon < end, common != nil || name.allSatisfy(isTokenByte) else {
+            throw Error(.malformedHeader, "upstream sent a header line that is not `token: value`")
+        }
+        var valueStart = colon + 1
+        var valueEnd = end
+        while valueStart < valueEnd && isWhitespace(bytes[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart && isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        if containsNULOrCR(bytes, from: valueStart, to: valueEnd) {
+            throw Error(.malformedHeader, "upstream sent a header value containing NUL or a bare CR")
+        }
+        let value = valueStart..<valueEnd
+        if equalsLowercase(name, "content-length") {
+            noteContentLength(bytes, value, &fields)
+        } else if equalsLowercase(name, "transfer-encoding") {
+            fields.transferEncoding = true
+            var last: Range<Int>?
+            forEachElement(bytes, value) { element in if !element.isEmpty { last = element } }
+            // The final coding is the last element of all Transfer-Encoding lines together.
+            if let last {
+                fields.chunkedLast = equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[last]), "chunked")
+            }
+        } else if equalsLowercase(name, "connection") {
+            forEachElement(bytes, value) { element in
+                let token = UnsafeRawBufferPointer(rebasing: bytes[element])
+                if equalsLowercase(token, "close") {
+                    fields.close = true
+                } else if equalsLowercase(token, "keep-alive") {
+                    fields.keepAlive = true
+                }
+            }
+        }
+        if keep {
+            headers.add(
+                common ?? String(decoding: name, as: UTF8.self),
+                valueString(UnsafeRawBufferPointer(rebasing: bytes[value])))
+        }
+    }
+
+    /// Every element of the list must be the same decimal number of at most 18 digits (so it fits an `Int`).
+    static func noteContentLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>, _ fields: inout FramingFields) {
+        var elements = 0
+        forEachElement(bytes, value) { element in
+            elements += 1
+            guard !element.isEmpty, element.count <= 18 else {
+                fields.contentLengthBad = true
+                return
+            }
+            var number = 0
+            for index in element {
+                guard let digit = digit(bytes[index]) else {
+                    fields.contentLengthBad = true
+                    return
+                }
+                number = number * 10 + digit
+            }
+            if let previous = fields.contentLength, previous != number { fields.contentLengthBad = true }
+            fields.contentLength = number
+        }
+        if elements == 0 { fields.contentLengthBad = true }
+    }
+
+    /// Calls `body` with each comma-separated element of `range`, trimmed of SP/HTAB (empty elements included).
+    @inline(__always)
+    static func forEachElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+        guard !range.isEmpty else { return }
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound && bytes[end] != ASCII.comma { end += 1 }
+            var low = start
+            var high = end
+            while low < high && isWhitespace(bytes[low]) { low += 1 }
+            while high > low && isWhitespace(bytes[high - 1]) { high -= 1 }
+            body(low..<high)
+            start = end + 1
+        }
+    }
+
+    /// A common field name as a literal String (nothing to validate or allocate), or nil.
+    static func commonName(_ name: UnsafeRawBufferPointer) -> String? {
+        switch name.count {
+        case 4:
+            if equals(name, "Date") { return "Date" }
+            if equals(name, "ETag") { return "ETag" }
+            if equals(name, "Vary") { return "Vary" }
+        case 6:
+            if equals(name, "Server") { return "Server" }
+        case 10:
+            if equals(name, "Connection") { return "Connection" }
+            if equals(name, "Set-Cookie") { return "Set-Cookie" }
+            if equals(name, "Keep-Alive") { return "Keep-Alive" }
+        case 12:
+            if equals(name, "Content-Type") { return "Content-Type" }
+        case 13:
+            if equals(name, "Cache-Control") { return "Cache-Control" }
+            if equals(name, "Last-Modified") { return "Last-Modified" }
+        case 14:
+            if equals(name, "Content-Length") { return "Content-Length" }
+        case 16:
+            if equals(name, "Content-Encoding") { return "Content-Encoding" }
+        case 17:
+            if equals(name, "Transfer-Encoding") { return "Transfer-Encoding" }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// The field value as a String, a literal for a few common ones (see `commonName`).
+    static func valueString(_ value: UnsafeRawBufferPointer) -> String {
+        switch value.count {
+        case 5:
+            if equals(value, "close") { return "close" }
+        case 7:
+            if equals(value, "chunked") { return "chunked" }
+        case 10:
+            if equals(value, "keep-alive") { return "keep-alive" }
+        case 16:
+            if equals(value, "application/json") { return "application/json" }
+        case 24:
+            if equals(value, "text/html; charset=utf-8") { return "text/html; charset=utf-8" }
+        case 25:
+            if equals(value, "text/plain; charset=utf-8") { return "text/plain; charset=utf-8" }
+        case 31:
+            if equals(value, "application/json; charset=utf-8") { return "application/json; charset=utf-8" }
+        default:
+            break
+        }
+        return String(decoding: value, as: UTF8.self)
+    }
+}
