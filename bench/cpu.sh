@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# CPU time per proxied request, nginx vs labgate, in the same run: what req/s cannot show on a 2-core machine that
+# wrk and the upstream share with the proxy (a proxy that is cheaper per request wins once the machine is full).
+#
+#   bench/cpu.sh [LABGATE_BINARY]     (default: .build/release/labgate)
+#
+# Starts a static upstream (nginx, 2 workers, bench.sh's 76-byte JSON at /api/v1/ping, 401 without the credential),
+# nginx as the credential-injecting proxy (2 workers, keep-alive upstream) and `labgate serve`, then runs
+# `wrk -t2 -cCONNS -dDURs` against each, alternating, ROUNDS times, and prints req/s, p99, the proxy's CPU share
+# (user + system ticks of its processes over the round) and the CPU microseconds per request.
+# Environment: CONNS (64), DUR (4), ROUNDS (2). Everything on 127.0.0.1, free ports, stopped on exit.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LABGATE="${1:-$HERE/../.build/release/labgate}"
+CONNS="${CONNS:-64}" DUR="${DUR:-4}" ROUNDS="${ROUNDS:-2}"
+SECRET=lbk_bench_secret
+PING_JSON='{"status":"ok","service":"labric","version":"0.14.17","time":"2026-01-01T00:00:00Z"}'
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/labgate-cpu.XXXXXX")"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+nginx_conf() { # DIR SERVER_BLOCKS
+  mkdir -p "$1/logs" "$1/tmp"
+  cat >"$1/nginx.conf" <<EOF
+$([[ $(id -u) -eq 0 ]] && echo "user root;")
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 1000000; keepalive_timeout 300s; default_type application/json;
+  $2
+}
+EOF
+}
+ticks() { # PIDS... -> user+system ticks summed
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+  echo "$total"
+}
+
+up="$(free_port)" px="$(free_port)" lg="$(free_port)"
+nginx_conf "$TMP/up" "server { listen 127.0.0.1:$up; location = /api/v1/ping {
+  if (\$http_authorization != \"Bearer $SECRET\") { return 401 '{\"detail\":\"missing or wrong credential\"}'; }
+  return 200 '$PING_JSON'; } }"
+nginx_conf "$TMP/px" "upstream labric { server 127.0.0.1:$up; keepalive 256; keepalive_requests 1000000; keepalive_timeout 300s; }
+  server { listen 127.0.0.1:$px; location /labric/ { proxy_pass http://labric/; proxy_http_version 1.1;
+  proxy_set_header Connection \"\"; proxy_set_header Authorization \"Bearer $SECRET\"; } }"
+nginx -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+nginx -p "$TMP/px" -c "$TMP/px/nginx.conf" -g 'daemon off;' &
+proxy_master=$!
+PIDS+=("$proxy_master")
+LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCESS_LOG=off \
+  "$LABGATE" serve --host 127.0.0.1 --port "$lg" >"$TMP/labgate.log" 2>&1 &
+labgate=$!
+PIDS+=("$labgate")
+for port in "$px" "$lg"; do
+  for _ in $(seq 100); do
+    [[ "$(curl -s "http://127.0.0.1:$port/labric/api/v1/ping")" == "$PING_JSON" ]] && break
+    sleep 0.1
+  done
+  [[ "$(curl -s "http://127.0.0.1:$port/labric/api/v1/ping")" == "$PING_JSON" ]] || { echo "cpu.sh: :$port is not proxying" >&2; exit 1; }
+done
+read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
+printf '%-8s %10s %10s %6s %12s\n' proxy req/s p99 cpu "us/request"
+for target in nginx labgate; do  # warm-up
+  port=$lg; [[ $target == nginx ]] && port=$px
+  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$port/labric/api/v1/ping" >/dev/null
+done
+for _ in $(seq "$ROUNDS"); do
+  for target in nginx labgate; do
+    if [[ $target == nginx ]]; then port=$px pids=("${nginx_workers[@]}"); else port=$lg pids=("$labgate"); fi
+    before="$(ticks "${pids[@]}")"
+    out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
+    after="$(ticks "${pids[@]}")"
+    grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
+    rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
+    p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+    awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" \
+      'BEGIN { printf "%-8s %10.0f %10s %5.0f%% %12.1f\n", t, r, p, c / d, c * 10000 / (d * r) }'
+  done
+done
