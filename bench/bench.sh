@@ -25,6 +25,7 @@
 #   BENCH_DIRECT     1 (default) also measures the upstream without a proxy, as a reference row; 0 to skip
 #   BENCH_LABGATE_ACCESS_LOG  labgate's access log during the proxy part (default off, like nginx's and HAProxy's there)
 #   BENCH_LARGE_MB   size of the upstream's large file (sparse) and of the upload through each proxy (default 1024)
+#   BENCH_TRANSFER_ROUNDS  interleaved rounds of those transfers per proxy and direction (default 3; median shown)
 #   BENCH_KEEP_TMP   1 keeps the temporary directory (configs and logs) for inspection
 #   BENCH_STORM_REQUESTS, BENCH_STORM_TTL, BENCH_STORM_CONNS  the token storm (default 10000 requests, 3 s, 32)
 #
@@ -38,7 +39,7 @@ PART="${1:-all}"
 case "$PART" in
   all | server | proxy | storm) ;;
   -h | --help)
-    sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)

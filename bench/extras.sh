@@ -1,6 +1,7 @@
 # Sourced by bench/bench.sh: the parts of `make bench` beyond wrk's req/s table (issue 7).
 #
-#   proxy_transfers   BENCH_LARGE_MB (1 GiB) down and up through each proxy of part "proxy": throughput and peak RSS growth
+#   proxy_transfers   BENCH_LARGE_MB (1 GiB) down and up through each proxy of part "proxy", BENCH_TRANSFER_ROUNDS
+#                     (3) rounds interleaved: median throughput, spread and peak RSS growth
 #   proxy_idle        1,000 idle keep-alive connections held open through each proxy: peak RSS
 #   part_storm        the token storm: about 10,000 Genie private-API requests through `labgate sandbox`, paced over
 #                     three private-token lifetimes; exchanges counted by the Genie simulator
@@ -18,43 +19,56 @@ prefix_of() { echo "${1%/api/v1/ping}"; }
 fmt_growth() { awk -v v="$1" 'BEGIN { if (v < 0) v = 0; printf "%.1f MiB", v / 1024 }'; }
 
 proxy_transfers() {
-  local i name pid prefix auth before peak out code speed size mb=$LARGE_MB
+  local i r name pid prefix auth before peak out code speed size mb=$LARGE_MB rounds=${BENCH_TRANSFER_ROUNDS:-3}
   local up_file="$TMP/upload.bin"
   truncate -s "${mb}M" "$up_file"
   echo
-  echo "-- ${mb} MiB each way through each proxy (curl, one transfer at a time; RSS growth = peak VmHWM - VmRSS before)"
-  printf '%-9s | %-8s | %12s %9s | %12s\n' proxy direction "MB/s" "vs nginx" "peak RSS +"
-  hr 62
-  declare -A SPEED=()
+  echo "-- ${mb} MiB each way through each proxy (curl, one transfer at a time, $rounds rounds interleaved, median;"
+  echo "   RSS growth = peak VmHWM - VmRSS before, max over rounds)"
+  printf '%-9s | %-8s | %12s %7s %9s | %12s\n' proxy direction "MB/s" spread "vs nginx" "peak RSS +"
+  hr 70
+  declare -A SPEEDS=() GROWTH=() SPEED=()
   local dir
   for dir in down up; do
+    # Rounds go round the proxies, so that a slow moment of the machine hits them all alike.
+    for ((r = 0; r < rounds; r++)); do
+      for ((i = 0; i < ${#names[@]}; i++)); do
+        name=${names[$i]}
+        pid=${pids[$i]}
+        prefix="$(prefix_of "${urls[$i]}")"
+        auth=()
+        [[ $name == direct ]] && auth=(-H "Authorization: Bearer $SECRET")
+        if [[ -n $pid ]]; then
+          rss_reset "$pid"
+          before="$(status_kib "$pid" VmRSS)"
+        fi
+        if [[ $dir == down ]]; then
+          out="$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "${auth[@]}" \
+            "$prefix/api/v1/files/large.bin" 2>&1 || true)"
+        else
+          out="$(curl -sS -o /dev/null -w '%{http_code} %{speed_upload} %{size_upload}' "${auth[@]}" \
+            -T "$up_file" "$prefix/api/v1/upload" 2>&1 || true)"
+        fi
+        read -r code speed size <<<"$out"
+        if [[ $code != 2?? || $size != $((mb << 20)) ]]; then
+          NOTES+=("$name $dir ${mb} MiB: curl said '$out' (expected 2xx and $((mb << 20)) bytes)")
+          speed=0
+        fi
+        SPEEDS[$name,$dir]+="$speed "
+        if [[ -n $pid ]]; then
+          peak=$(($(rss_peak_kib "$pid") - before))
+          ((peak > ${GROWTH[$name,$dir]:--1})) && GROWTH[$name,$dir]=$peak
+        fi
+      done
+    done
     for ((i = 0; i < ${#names[@]}; i++)); do
       name=${names[$i]}
-      pid=${pids[$i]}
-      prefix="$(prefix_of "${urls[$i]}")"
-      auth=()
-      [[ $name == direct ]] && auth=(-H "Authorization: Bearer $SECRET")
-      if [[ -n $pid ]]; then
-        rss_reset "$pid"
-        before="$(status_kib "$pid" VmRSS)"
-      fi
-      if [[ $dir == down ]]; then
-        out="$(curl -sS -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "${auth[@]}" \
-          "$prefix/api/v1/files/large.bin" 2>&1 || true)"
-      else
-        out="$(curl -sS -o /dev/null -w '%{http_code} %{speed_upload} %{size_upload}' "${auth[@]}" \
-          -T "$up_file" "$prefix/api/v1/upload" 2>&1 || true)"
-      fi
-      read -r code speed size <<<"$out"
-      peak=""
-      [[ -n $pid ]] && peak=$(($(rss_peak_kib "$pid") - before))
-      if [[ $code != 2?? || $size != $((mb << 20)) ]]; then
-        NOTES+=("$name $dir ${mb} MiB: curl said '$out' (expected 2xx and $((mb << 20)) bytes)")
-        speed=0
-      fi
-      SPEED[$name,$dir]=$speed
-      printf '%-9s | %-8s | %12s %9s | %12s\n' "$name" "$dir" "$(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }')" \
-        "$(ratio "$speed" "${SPEED[nginx,$dir]:-0}")" "$([[ -n $peak ]] && fmt_growth "$peak" || echo -)"
+      # shellcheck disable=SC2086
+      SPEED[$name,$dir]="$(median ${SPEEDS[$name,$dir]})"
+      printf '%-9s | %-8s | %12s %7s %9s | %12s\n' "$name" "$dir" \
+        "$(awk -v s="${SPEED[$name,$dir]}" 'BEGIN { printf "%.0f", s / 1e6 }')" "$(spread_of SPEEDS "$name,$dir")" \
+        "$(ratio "${SPEED[$name,$dir]}" "${SPEED[nginx,$dir]:-0}")" \
+        "$([[ -n ${GROWTH[$name,$dir]:-} ]] && fmt_growth "${GROWTH[$name,$dir]}" || echo -)"
     done
   done
   rm -f "$up_file"
