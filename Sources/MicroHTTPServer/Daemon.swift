@@ -13,7 +13,9 @@ enum Daemon {
 
     /// Starts the daemon with the flags and options of MHD.md §1, except that `DaemonLoop` drives it instead of an
     /// internal thread; `context` must outlive it.
-    static func start(_ context: ServerContext) throws(StartError) -> DaemonHandle {
+    /// - Parameter listener: a listening socket shared with the server's other daemons (`listen(_:)`), or nil for
+    ///   the daemon to bind its own.
+    static func start(_ context: ServerContext, listener: Int32? = nil) throws(StartError) -> DaemonHandle {
         let configuration = context.configuration
         var address = try socketAddress(host: configuration.host, port: configuration.port)
         var flags =
@@ -43,8 +45,9 @@ enum Daemon {
             options.append(item(.HTTPS_MEM_CERT, 0, UnsafeMutableRawPointer(certificate)))
             options.append(item(.HTTPS_MEM_KEY, 0, UnsafeMutableRawPointer(key)))
         }
+        if let listener { options.append(item(.LISTEN_SOCKET, Int(listener))) }
         let daemon = address.withPointer { sockaddr in
-            options.append(item(.SOCK_ADDR, 0, UnsafeMutableRawPointer(mutating: sockaddr)))
+            if listener == nil { options.append(item(.SOCK_ADDR, 0, UnsafeMutableRawPointer(mutating: sockaddr))) }
             options.append(item(.END, 0))
             return options.withUnsafeMutableBufferPointer { buffer in
                 cmhd_start_daemon(flags, 0, accessHandler, contextPointer, buffer.baseAddress)
@@ -64,6 +67,37 @@ enum Daemon {
         -> MHD_OptionItem
     {
         MHD_OptionItem(option: option, value: value, ptr_value: pointer)
+    }
+
+    /// A listening socket for several daemons at once (one per loop): each daemon's epoll set watches it and the
+    /// first to wake accepts. One socket, not `SO_REUSEPORT`, so that a port another process holds stays an error.
+    /// - Returns: the socket and the port it is bound to.
+    static func listen(_ configuration: HTTPServer.Configuration) throws(StartError) -> (socket: Int32, port: Int) {
+        var address = try socketAddress(host: configuration.host, port: configuration.port)
+        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw StartError(description: "could not create a socket (errno \(errno))") }
+        var one: Int32 = 1
+        // As libmicrohttpd does for its own sockets: a restart may bind while old connections sit in TIME_WAIT.
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let length = socklen_t(address.isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let bound = address.withPointer { bind(fd, $0, length) }
+        guard bound == 0, Glibc.listen(fd, SOMAXCONN) == 0 else {
+            close(fd)
+            throw StartError(
+                description:
+                    "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)"
+            )
+        }
+        var storage = sockaddr_in6()
+        var storageLength = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let port = withUnsafeMutablePointer(to: &storage) { pointer -> Int in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &storageLength) }
+            // sin_port and sin6_port sit at the same offset.
+            return Int(UInt16(bigEndian: pointer.pointee.sin6_port))
+        }
+        return (fd, port)
     }
 
     /// An IPv4 or IPv6 socket address for a numeric host ("localhost" means 127.0.0.1).

@@ -29,10 +29,14 @@ final class DaemonLoop: Sendable {
     private let commands = Mutex(Commands())
 
     private let context: ServerContext
+    /// The daemon bound its own listening socket: this loop closes it when it stops accepting. A socket shared
+    /// by several loops is closed by the server, once all have stopped.
+    private let ownsListener: Bool
 
-    init(daemon: DaemonHandle, context: ServerContext) throws(Daemon.StartError) {
+    init(daemon: DaemonHandle, context: ServerContext, ownsListener: Bool = true) throws(Daemon.StartError) {
         self.daemon = daemon
         self.context = context
+        self.ownsListener = ownsListener
         loop = context.loop
         mhdEpoll = cmhd_daemon_epoll_fd(daemon.pointer)
         guard mhdEpoll >= 0, loop.isUsable else {
@@ -84,7 +88,7 @@ final class DaemonLoop: Sendable {
             if quiesce {
                 // Stop accepting; the listening socket is ours now, and closing it makes new connections fail fast.
                 let listener = MHD_quiesce_daemon(daemon.pointer)
-                if listener >= 0 { close(listener) }
+                if listener >= 0 && ownsListener { close(listener) }
                 commands.withLock { $0.quiesced = true }
             }
             if stop { break }
@@ -104,6 +108,13 @@ final class DaemonLoop: Sendable {
         commands.withLock { $0.quiesce = true }
         wake()
         while !commands.withLock({ $0.quiesced || $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    /// `stop()` for a start that failed half-way, outside any task: waits by sleeping the calling thread.
+    func stopNow() {
+        commands.withLock { $0.stop = true }
+        wake()
+        while !commands.withLock({ $0.stopped }) { usleep(1000) }
     }
 
     /// Ends the loop and waits until the thread has left MHD for good; then the daemon may be stopped.

@@ -24,6 +24,9 @@ extension HTTPServer {
         public var streamBufferBytes: Int = 256 << 10
         /// Serve HTTPS with these PEM files instead of plain HTTP.
         public var tls: TLS? = nil
+        /// Event-loop threads, each with its own libmicrohttpd daemon on one shared listening socket; a connection
+        /// stays on the loop that accepted it. `connectionLimit` is shared out among them.
+        public var loops: Int = 1
 
         public init() {}
 

@@ -8,11 +8,16 @@ import Synchronization
 
 /// An HTTP/1.1 server on libmicrohttpd with an async Swift API.
 ///
-/// One epoll thread does all socket work; handlers run as tasks. A connection waiting on its handler (for the
-/// response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is parked per request.
+/// `Configuration.loops` epoll threads do all socket work, each driving its own libmicrohttpd daemon on one shared
+/// listening socket; handlers run as tasks, or on the loop itself (`respond(to:through:)`). A connection waiting on
+/// its handler (for the response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is
+/// parked per request.
 public final class HTTPServer: Sendable {
-    let context: ServerContext
-    private let loop = Mutex<DaemonLoop?>(nil)
+    /// One per loop: what that loop's daemon hands to its callbacks.
+    let contexts: [ServerContext]
+    private let loops = Mutex<[DaemonLoop]>([])
+    /// The listening socket the daemons share (-1 with one loop, whose daemon binds its own).
+    private let sharedListener = Atomic<Int32>(-1)
     private let boundPort = Atomic(0)
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
@@ -21,31 +26,50 @@ public final class HTTPServer: Sendable {
     ///   - responder: answers every request.
     ///   - logger: libmicrohttpd's messages and handler failures go here.
     public init(configuration: Configuration, responder: any HTTPResponder, logger: Logger) {
-        self.context = ServerContext(responder: responder, configuration: configuration, logger: logger)
+        let count = max(1, configuration.loops)
+        var perLoop = configuration
+        // The limit is the server's: each daemon gets its share (rounded up).
+        perLoop.connectionLimit = (configuration.connectionLimit + count - 1) / count
+        contexts = (0..<count).map { _ in
+            ServerContext(responder: responder, configuration: count == 1 ? configuration : perLoop, logger: logger)
+        }
     }
 
     /// Binds and starts serving.
     /// - Throws: when the address cannot be bound or the TLS files are unusable.
     public func start() throws {
-        let started = try Daemon.start(context)
-        let daemonLoop: DaemonLoop
+        var shared: (socket: Int32, port: Int)?
+        if contexts.count > 1 { shared = try Daemon.listen(contexts[0].configuration) }
+        // All daemons first, then their loops: a failure stops what was made, and no loop runs before all exist.
+        var handles: [DaemonHandle] = []
+        var started: [DaemonLoop] = []
         do {
-            daemonLoop = try DaemonLoop(daemon: started, context: context)
-            try daemonLoop.start()
+            for context in contexts { handles.append(try Daemon.start(context, listener: shared?.socket)) }
+            let made = try zip(handles, contexts).map { handle, context in
+                try DaemonLoop(daemon: handle, context: context, ownsListener: shared == nil)
+            }
+            for daemonLoop in made {
+                try daemonLoop.start()
+                started.append(daemonLoop)
+            }
         } catch {
-            MHD_stop_daemon(started.pointer)
-            started.logTarget.deallocate()
+            for daemonLoop in started { daemonLoop.stopNow() }
+            for handle in handles { Self.stop(handle, shared: shared != nil) }
+            if let shared { close(shared.socket) }
             throw error
         }
-        loop.withLock { $0 = daemonLoop }
-        boundPort.store(Int(cmhd_daemon_port(started.pointer)), ordering: .relaxed)
-        let context = self.context
+        loops.withLock { $0 = started }
+        sharedListener.store(shared?.socket ?? -1, ordering: .relaxed)
+        boundPort.store(shared?.port ?? Int(cmhd_daemon_port(started[0].daemon.pointer)), ordering: .relaxed)
+        let contexts = self.contexts
         sweeper.withLock {
             $0 = Task.detached {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     let now = ContinuousClock.now
-                    for exchange in context.registry.all { exchange.sweep(now: now) }
+                    for context in contexts {
+                        for exchange in context.registry.all { exchange.sweep(now: now) }
+                    }
                 }
             }
         }
@@ -55,32 +79,51 @@ public final class HTTPServer: Sendable {
     public var port: Int { boundPort.load(ordering: .relaxed) }
 
     /// Exchanges whose handler has started and not yet finished sending.
-    public var inFlightCount: Int { context.registry.count }
+    public var inFlightCount: Int { contexts.reduce(0) { $0 + $1.registry.count } }
 
     /// Stops accepting at once (new connections are refused), lets exchanges in flight finish for up to
     /// `gracePeriod`, then ends the rest and closes every connection. Safe to call more than once.
     public func shutdown(gracePeriod: Duration = .seconds(25)) async {
-        guard let daemonLoop = loop.withLock({ $0.take() }) else { return }
-        let handle = daemonLoop.daemon
-        context.stopping.store(true, ordering: .relaxed)
-        await daemonLoop.quiesce()
+        let daemonLoops = loops.withLock { loops in
+            defer { loops = [] }
+            return loops
+        }
+        guard !daemonLoops.isEmpty else { return }
+        for context in contexts { context.stopping.store(true, ordering: .relaxed) }
+        for daemonLoop in daemonLoops { await daemonLoop.quiesce() }
+        // Every daemon has let go of the shared socket: closing it makes new connections fail fast.
+        let shared = sharedListener.exchange(-1, ordering: .relaxed)
+        if shared >= 0 { close(shared) }
         let drainDeadline = ContinuousClock.now + gracePeriod
-        while context.registry.count > 0, ContinuousClock.now < drainDeadline {
+        while inFlightCount > 0, ContinuousClock.now < drainDeadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        context.closed.store(true, ordering: .relaxed)
+        for context in contexts { context.closed.store(true, ordering: .relaxed) }
         // MHD_stop_daemon aborts the process if any connection is still suspended (MHD.md §2.8): abort every
         // exchange, which resumes it, and wait until MHD has picked them all up.
         let abortDeadline = ContinuousClock.now + .seconds(5)
         repeat {
-            for exchange in context.registry.all { exchange.abort() }
+            for context in contexts {
+                for exchange in context.registry.all { exchange.abort() }
+            }
             try? await Task.sleep(for: .milliseconds(5))
-        } while context.registry.all.contains(where: \.isSuspended) && ContinuousClock.now < abortDeadline
-        await daemonLoop.stop()
-        // The loop thread has left MHD for good: stopping from here is the one MHD call made off that thread.
+        } while contexts.contains(where: { $0.registry.all.contains(where: \.isSuspended) })
+            && ContinuousClock.now < abortDeadline
+        for daemonLoop in daemonLoops {
+            await daemonLoop.stop()
+            // The loop thread has left MHD for good: stopping from here is the one MHD call made off that thread.
+            MHD_stop_daemon(daemonLoop.daemon.pointer)
+            daemonLoop.daemon.logTarget.deallocate()
+        }
+        sweeper.withLock { $0.take() }?.cancel()
+    }
+
+    /// Stops a daemon whose loop never ran (a failed start). A shared socket is taken back first, so that MHD does
+    /// not close it under the other daemons.
+    private static func stop(_ handle: DaemonHandle, shared: Bool) {
+        if shared { _ = MHD_quiesce_daemon(handle.pointer) }
         MHD_stop_daemon(handle.pointer)
         handle.logTarget.deallocate()
-        sweeper.withLock { $0.take() }?.cancel()
     }
 }
 

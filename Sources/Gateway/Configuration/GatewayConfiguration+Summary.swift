@@ -14,6 +14,7 @@ extension GatewayConfiguration {
             "listen",
             [
                 ("host", Self.quotedIfNeeded(host)), ("port", "\(port)"),
+                ("loops", serverLoops.map { "\($0)" } ?? "0  # one per core, at most 4"),
                 ("tls_cert_file", optional(tlsCertificateFile)), ("tls_key_file", optional(tlsKeyFile)),
             ]
         )

@@ -37,6 +37,9 @@ public struct GatewayConfiguration: Sendable {
     /// Body-less requests to a plain-http upstream are forwarded from the server's own loop thread (issue 7); off,
     /// they go through AsyncHTTPClient like the rest. Not a configuration key: for tests and comparisons.
     public var plainHTTPOnServerLoop = true
+    /// Server loop threads (each with its own libmicrohttpd daemon on the shared listening socket); nil: one per
+    /// core, at most four (`listen.loops`, 0 there).
+    public var serverLoops: Int?
     /// Request bodies up to this size are kept, so a request that met a revoked private token can be replayed.
     public var replayBodyLimitBytes: Int = 1 << 20
     /// The largest request body accepted (413 past it); nil means no limit, bodies stream through.

@@ -1,0 +1,97 @@
+import Foundation
+import LabgateTestSupport
+import MicroHTTPServer
+import NIOCore
+import Synchronization
+import Testing
+
+/// Several server loops on one listening socket (`Configuration.loops`): every loop serves, each request is answered
+/// on the loop that accepted its connection, and a port another process holds is still an error.
+@Suite struct LoopsTests {
+    /// Answers on the loop thread with the loop's identity, and records which loops answered.
+    final class LoopResponder: HTTPResponder {
+        let seen = Mutex(Set<ObjectIdentifier>())
+        let wrongThread = Atomic(0)
+
+        func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
+            HTTPServerResponse(status: 500)
+        }
+
+        func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
+            let loop = channel.loop
+            if !loop.isCurrent { wrongThread.add(1, ordering: .relaxed) }
+            let id = ObjectIdentifier(loop)
+            seen.withLock { _ = $0.insert(id) }
+            channel.send(HTTPServerResponse(status: 200, body: .string("\(id.hashValue)")))
+            return true
+        }
+    }
+
+    @Test func everyLoopServesAndAnswersOnItsOwnThread() async throws {
+        let responder = LoopResponder()
+        try await withServer({ $0.loops = 2 }, responder: responder) { server in
+            let port = server.port
+            // Connections land on whichever loop accepts first: open them in waves until both have served.
+            for _ in 0..<20 where responder.seen.withLock({ $0.count }) < 2 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask {
+                            try await offPool {
+                                let client = try RawClient(port: port)
+                                for _ in 0..<3 {
+                                    try client.send("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+                                    let response = try client.readResponse()
+                                    guard response.status == 200 else {
+                                        throw RawClient.Failure(description: "status \(response.status)")
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            #expect(responder.seen.withLock { $0.count } == 2)
+            #expect(responder.wrongThread.load(ordering: .relaxed) == 0)
+        }
+    }
+
+    @Test func aPortInUseIsAnErrorWithSeveralLoopsToo() async throws {
+        try await withServer(responder: { _ in HTTPServerResponse(status: 204) }) { occupant in
+            var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: occupant.port)
+            configuration.loops = 2
+            let server = HTTPServer(
+                configuration: configuration, responder: ClosureResponder { _ in HTTPServerResponse(status: 204) },
+                logger: .init(label: "test"))
+            #expect(throws: (any Error).self) { try server.start() }
+        }
+    }
+
+    /// Raw clients handed from the thread that opened them to the test; each is used by one thread at a time.
+    final class Clients: @unchecked Sendable {
+        let all: [RawClient]
+        init(_ all: [RawClient]) { self.all = all }
+    }
+
+    @Test func shutdownWithSeveralLoopsClosesTheListenerAndEndsEveryConnection() async throws {
+        var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+        configuration.loops = 3
+        let server = HTTPServer(
+            configuration: configuration, responder: ClosureResponder { _ in HTTPServerResponse(status: 204) },
+            logger: .init(label: "test"))
+        try server.start()
+        let port = server.port
+        let clients = try await offPool {
+            Clients(
+                try (0..<12).map { _ in
+                    let client = try RawClient(port: port, timeoutSeconds: 10)
+                    try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                    guard try client.readResponse().status == 204 else { throw RawClient.Failure(description: "status") }
+                    return client
+                })
+        }
+        await server.shutdown(gracePeriod: .seconds(1))
+        #expect(await eventually { clients.all.allSatisfy { $0.isClosedByPeer() } })
+        #expect(throws: (any Error).self) { try RawClient(port: port, timeoutSeconds: 2) }
+    }
+}
