@@ -86,7 +86,9 @@ import Testing
                 try (0..<12).map { _ in
                     let client = try RawClient(port: port, timeoutSeconds: 10)
                     try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-                    guard try client.readResponse().status == 204 else { throw RawClient.Failure(description: "status") }
+                    guard try client.readResponse().status == 204 else {
+                        throw RawClient.Failure(description: "status")
+                    }
                     return client
                 })
         }
