@@ -80,7 +80,9 @@ enum Daemon {
         var one: Int32 = 1
         // As libmicrohttpd does for its own sockets: a restart may bind while old connections sit in TIME_WAIT.
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        if address.isIPv6 {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         let length = socklen_t(address.isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
         let bound = address.withPointer { bind(fd, $0, length) }
         guard bound == 0, Glibc.listen(fd, SOMAXCONN) == 0 else {

@@ -77,7 +77,8 @@ extension ConfigurationKey {
 
     /// Every setting, in the order of `config/labgate.yaml`.
     static let all: [ConfigurationKey] = [
-        .host, .port, .loops, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit, .rateLimitBurst,
+        .host, .port, .loops, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit,
+        .rateLimitBurst,
         .genieAPIURL, .genieToken, .genieTokenFile, .labricBaseURL, .labricKey, .labricKeyFile,
         .connectTimeout, .idleTimeout, .requestTimeout, .replayBodyLimit,
         .maxBody, .maxHeader, .loginBodyLimit, .connectionLimit, .drain, .accessLog,
