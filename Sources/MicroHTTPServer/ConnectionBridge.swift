@@ -74,9 +74,11 @@ enum ConnectionBridge {
     /// MHD sets the framing headers itself and refuses empty values and line breaks (MHD.md §3).
     private static func isSendable(_ field: HTTPHeaders.Element) -> Bool {
         if field.value.isEmpty { return false }
-        if HTTPHeaders.equalFold(field.name, "Content-Length") || HTTPHeaders.equalFold(field.name, "Transfer-Encoding")
-        {
-            return false
+        // The length first: most names are neither, and the comparison then costs nothing.
+        switch field.name.utf8.count {
+        case 14 where HTTPHeaders.equalFold(field.name, "Content-Length"): return false
+        case 17 where HTTPHeaders.equalFold(field.name, "Transfer-Encoding"): return false
+        default: break
         }
         return !field.value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }
             && !field.name.utf8.contains { $0 <= 32 || $0 == 58 }

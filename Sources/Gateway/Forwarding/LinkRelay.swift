@@ -16,9 +16,11 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     let started = ContinuousClock.now
     let onEnd: @Sendable (UpstreamRelay.Ending) -> Void
     let onError: @Sendable (any Error) -> Void
-    /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Weak: the
-    /// exchange holds this relay as its handler.
-    weak var exchange: LinkExchange?
+    /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
+    /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
+    /// connection calls while it holds the exchange. (Not weak: a weak reference allocates a side table per
+    /// request.)
+    unowned var exchange: LinkExchange?
 
     private var head: HTTPServerResponse?
     private var headSent = false
