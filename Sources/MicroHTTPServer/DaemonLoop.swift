@@ -75,14 +75,7 @@ final class DaemonLoop: Sendable {
             let wait = hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
             let ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
             // Upstream sockets first: what they complete is queued to MHD in the same round.
-            for event in events[0..<ready] where event.data.fd != mhdEpoll {
-                if event.data.fd == loop.wakeup {
-                    var count: UInt64 = 0
-                    _ = read(loop.wakeup, &count, 8)
-                } else {
-                    _ = loop.dispatch(event)
-                }
-            }
+            for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }
             loop.runQueuedAndTickers()
             let (quiesce, stop) = commands.withLock { ($0.quiesce && !$0.quiesced, $0.stop) }
             if quiesce {
@@ -98,29 +91,24 @@ final class DaemonLoop: Sendable {
         commands.withLock { $0.stopped = true }
     }
 
-    private func wake() {
-        var one: UInt64 = 1
-        _ = write(loop.wakeup, &one, 8)
-    }
-
     /// Asks the loop to stop accepting and waits until it has.
     func quiesce() async {
         commands.withLock { $0.quiesce = true }
-        wake()
+        loop.wake()
         while !commands.withLock({ $0.quiesced || $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
     /// `stop()` for a start that failed half-way, outside any task: waits by sleeping the calling thread.
     func stopNow() {
         commands.withLock { $0.stop = true }
-        wake()
+        loop.wake()
         while !commands.withLock({ $0.stopped }) { usleep(1000) }
     }
 
     /// Ends the loop and waits until the thread has left MHD for good; then the daemon may be stopped.
     func stop() async {
         commands.withLock { $0.stop = true }
-        wake()
+        loop.wake()
         while !commands.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
     }
 }

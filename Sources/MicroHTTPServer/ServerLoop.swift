@@ -21,7 +21,7 @@ public protocol ServerLoopWatcher: AnyObject {
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32
-    let wakeup: Int32
+    private let wakeup: Int32
     private let thread = Atomic<UInt>(0)
     private let queued = Mutex([@Sendable () -> Void]())
 
@@ -105,16 +105,20 @@ public final class ServerLoop: @unchecked Sendable {
         thread.store(0, ordering: .relaxed)
     }
 
-    /// Hands a ready event to its watcher; false when `fd` is not a watched descriptor.
-    func dispatch(_ event: epoll_event) -> Bool {
-        guard let watcher = watchers[event.data.fd] else { return false }
+    /// Hands a ready event to its watcher, or drains the wake-up eventfd.
+    func dispatch(_ event: epoll_event) {
+        if event.data.fd == wakeup {
+            var count: UInt64 = 0
+            _ = read(wakeup, &count, 8)
+            return
+        }
+        guard let watcher = watchers[event.data.fd] else { return }
         let flags = event.events
         watcher.ready(
             readable: flags & EPOLLIN.rawValue != 0,
             writable: flags & EPOLLOUT.rawValue != 0,
             hangUp: flags & (EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0
         )
-        return true
     }
 
     /// Runs what other threads queued, and the tickers when their time has come.
