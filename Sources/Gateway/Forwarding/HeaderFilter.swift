@@ -155,13 +155,18 @@ public struct HeaderFilter: Sendable {
     /// The header names listed in `Connection`, lowercase: they are hop-by-hop for this message only.
     public static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
         var tokens: Set<String> = []
+        forEachConnectionToken(headers) { tokens.insert(lowercasedASCII($0)) }
+        return tokens
+    }
+
+    /// Calls `body` with each non-empty token of every `Connection` header, trimmed, as sent.
+    private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (String) -> Void) {
         for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
             for token in field.value.split(separator: ",") {
                 let trimmed = token.trimmingASCIIWhitespace()
-                if !trimmed.isEmpty { tokens.insert(lowercasedASCII(String(trimmed))) }
+                if !trimmed.isEmpty { body(String(trimmed)) }
             }
         }
-        return tokens
     }
 
     /// The length a `Content-Length` value states, or nil when it is malformed. A list of equal values (`5, 5`)
@@ -186,13 +191,10 @@ public struct HeaderFilter: Sendable {
     /// `Connection: keep-alive` nothing is left, and nothing is allocated (issue 7).
     static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
         var tokens: [String] = []
-        for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
-            for token in field.value.split(separator: ",") {
-                let trimmed = String(token.trimmingASCIIWhitespace())
-                switch NameKind(trimmed) {
-                case .hopByHop, .transferEncoding: continue
-                default: if !trimmed.isEmpty { tokens.append(lowercasedASCII(trimmed)) }
-                }
+        forEachConnectionToken(headers) { token in
+            switch NameKind(token) {
+            case .hopByHop, .transferEncoding: break
+            default: tokens.append(lowercasedASCII(token))
             }
         }
         return tokens
