@@ -36,14 +36,17 @@ public final class GatewayService: Service {
         let client = UpstreamClient(configuration: clientConfiguration)
         self.client = client
 
+        // Links are resolved here, not on the server's loop at the first request: that thread must never wait on DNS.
         let labric = configuration.labric.map {
-            Upstream(name: .labric, origin: $0.upstreamOrigin, credential: SecretValue($0.apiKey.value))
+            Upstream(
+                name: .labric, origin: $0.upstreamOrigin, credential: SecretValue($0.apiKey.value),
+                link: client.makeLink(for: $0.upstreamOrigin))
         }
         let genie = configuration.genie.map {
-            Upstream(name: .genie, origin: $0.upstreamOrigin, credential: SecretValue($0.token.value))
+            Upstream(
+                name: .genie, origin: $0.upstreamOrigin, credential: SecretValue($0.token.value),
+                link: client.makeLink(for: $0.upstreamOrigin))
         }
-        // Resolved here, not on the server's loop at the first request: that thread must never wait on DNS.
-        for upstream in [labric, genie].compactMap({ $0 }) { _ = client.link(for: upstream.origin) }
         let observerBox = ObserverBox()
         let genieTokens = genie.map { genie in
             TokenManager(

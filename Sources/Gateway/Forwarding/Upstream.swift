@@ -1,4 +1,5 @@
 import MicroHTTPServer
+import UpstreamLink
 
 /// One configured upstream as the forwarder sees it: where it is, its header rules, and its credential.
 public struct Upstream: Sendable {
@@ -9,11 +10,15 @@ public struct Upstream: Sendable {
     public let credential: SecretValue
     /// `origin.origin`, made once: it starts every forwarded URL.
     let originURL: String
+    /// Answers body-less requests with the fixed credential from the server's own loop (`UpstreamClient.makeLink`);
+    /// nil: AsyncHTTPClient answers every request.
+    public let link: LinkClient?
 
-    public init(name: Route.Upstream, origin: UpstreamOrigin, credential: SecretValue) {
+    public init(name: Route.Upstream, origin: UpstreamOrigin, credential: SecretValue, link: LinkClient? = nil) {
         self.name = name
         self.origin = origin
         self.credential = credential
+        self.link = link
         self.originURL = origin.origin
         switch name {
         case .labric:

@@ -3,7 +3,6 @@ import MicroHTTPServer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 import UpstreamLink
 
 /// AsyncHTTPClient set up as a pass-through proxy needs it: a pool per upstream, no redirects followed, no
@@ -39,8 +38,6 @@ public final class UpstreamClient: Sendable {
 
     let http: HTTPClient
     let configuration: Configuration
-    /// The server-loop clients of plain-http upstreams, made on first use; nil for an origin that did not resolve.
-    private let links = Mutex([UpstreamOrigin: LinkClient?]())
 
     /// The upstream connections' event loop: one thread (beside the server's own, one per core on the 2-core
     /// machines labgate is measured on; every forwarded request stays on one loop), shared by every client in the
@@ -112,7 +109,7 @@ public final class UpstreamClient: Sendable {
         onError: @escaping @Sendable (any Error) -> Void,
         onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
     ) {
-        if channel.loop.isCurrent, let link = link(for: upstream.origin) {
+        if channel.loop.isCurrent, let link = upstream.link {
             let relay = LinkRelay(
                 channel: channel, filter: upstream.filter, method: method, requestID: requestID, onError: onError,
                 onEnd: onEnd)
@@ -146,16 +143,14 @@ public final class UpstreamClient: Sendable {
         channel.onCancel { task.cancel() }
     }
 
-    /// The server-loop client for a plain-http origin (resolving it on first use), nil for https or when off.
-    func link(for origin: UpstreamOrigin) -> LinkClient? {
+    /// A server-loop client for a plain-http origin, with this client's timeouts; nil for https, when off, or when
+    /// the host does not resolve. It resolves the host now: call it while setting up, never on the server's loop.
+    public func makeLink(for origin: UpstreamOrigin) -> LinkClient? {
         guard configuration.plainHTTPOnServerLoop, origin.scheme == "http" else { return nil }
-        if let known = links.withLock({ $0[origin] }) { return known }
         var settings = LinkClient.Configuration()
         settings.connectTimeout = configuration.connectTimeout
         settings.idleTimeout = configuration.idleTimeout
-        let link = LinkClient(host: origin.host, port: origin.effectivePort, configuration: settings)
-        links.withLock { $0[origin] = link }
-        return link
+        return LinkClient(host: origin.host, port: origin.effectivePort, configuration: settings)
     }
 
     static func clientHeaders(_ headers: MicroHTTPServer.HTTPHeaders) -> NIOHTTP1.HTTPHeaders {
