@@ -22,13 +22,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     /// request.)
     unowned var exchange: LinkExchange?
 
-    private var head: HTTPServerResponse?
-    private var headSent = false
-    private var pending: [ByteBuffer] = []
-    private var bytes = 0
-    private var ended = false
-    private var upstreamDuration: Duration?
-    private var status = 0
+    private var progress = RelayProgress()
 
     init(
         channel: HTTPResponseChannel,
@@ -48,19 +42,14 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     func linkReceived(head upstream: HTTP1ResponseParser.Head) {
         // The body's writer is unused: this relay sends the body itself.
-        head = filter.clientResponse(
+        let response = filter.clientResponse(
             status: upstream.status, headers: upstream.headers, method: method, requestID: requestID
         ) { _ in }
-        upstreamDuration = .now - started
-        status = head?.status ?? upstream.status
+        progress.received(head: response, after: .now - started)
     }
 
     func linkReceived(body chunk: ByteBuffer) -> Bool {
-        bytes += chunk.readableBytes
-        guard headSent else {
-            pending.append(chunk)
-            return true
-        }
+        guard progress.received(body: chunk) else { return true }
         if channel.write(chunk) { return true }
         guard let exchange else { return true }
         channel.whenWritable { exchange.resumeReading() }
@@ -72,15 +61,15 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     }
 
     func linkEnded() {
-        ended = true
-        guard headSent else { return }  // the flush after this read sends it all
+        progress.ended = true
+        guard progress.headSent else { return }  // the flush after this read sends it all
         channel.finish()
         end(failed: false)
     }
 
     func linkFailed(_ error: LinkError) {
-        ended = true
-        guard head != nil || headSent else {
+        progress.ended = true
+        guard progress.hasHead else {
             onError(Self.gatewayError(for: error))
             return
         }
@@ -91,19 +80,15 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     }
 
     private func flush(endedEarly: Bool) {
-        guard !headSent, let head else { return }
-        headSent = true
-        self.head = nil
-        let parts = pending
-        pending = []
-        let complete = ended && !endedEarly
-        if UpstreamRelay.deliver(head, parts, complete: complete, isHead: method == "HEAD", to: channel) {
+        guard let held = progress.takeHeld(endedEarly: endedEarly) else { return }
+        if RelayProgress.deliver(held.head, held.parts, complete: held.complete, isHead: method == "HEAD", to: channel)
+        {
             end(failed: false)
         }
     }
 
     private func end(failed: Bool) {
-        onEnd(.init(status: status, bytes: bytes, upstreamDuration: upstreamDuration, failed: failed))
+        onEnd(progress.ending(failed: failed))
     }
 
     /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,

@@ -23,18 +23,6 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         var failed: Bool
     }
 
-    private struct State {
-        /// The filtered head, from `didReceiveHead` until `flush` sends it.
-        var head: HTTPServerResponse?
-        var headSent = false
-        var pending: [ByteBuffer] = []
-        var bytes = 0
-        /// No more upstream bytes: the response is complete, or it failed.
-        var ended = false
-        var upstreamDuration: Duration?
-        var status = 0
-    }
-
     let channel: HTTPResponseChannel
     let filter: HeaderFilter
     let method: String
@@ -45,7 +33,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     let onEnd: @Sendable (Ending) -> Void
     /// An error before the response head: the client gets labgate's error response for it.
     let onError: @Sendable (any Error) -> Void
-    private let state: NIOLoopBoundBox<State>
+    private let state: NIOLoopBoundBox<RelayProgress>
 
     init(
         channel: HTTPResponseChannel,
@@ -63,7 +51,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         self.started = .now
         self.onError = onError
         self.onEnd = onEnd
-        self.state = .makeBoxSendingValue(State(), eventLoop: eventLoop)
+        self.state = .makeBoxSendingValue(RelayProgress(), eventLoop: eventLoop)
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
@@ -71,22 +59,14 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         let response = filter.clientResponse(
             status: head.status.code, headers: head.headers, method: method, requestID: requestID
         ) { _ in }
-        state.withValue { state in
-            state.head = response
-            state.upstreamDuration = .now - started
-            state.status = response.status
-        }
+        state.withValue { $0.received(head: response, after: .now - started) }
         // After the rest of this read: what came with the head goes with it.
         task.eventLoop.execute { self.flush() }
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        let sent = state.withValue { state -> Bool in
-            state.bytes += buffer.readableBytes
-            if !state.headSent { state.pending.append(buffer) }
-            return state.headSent
-        }
+        let sent = state.withValue { $0.received(body: buffer) }
         guard sent, !channel.write(buffer) else { return task.eventLoop.makeSucceededVoidFuture() }
         let writable = task.eventLoop.makePromise(of: Void.self)
         channel.whenWritable { writable.succeed() }
@@ -106,7 +86,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
         let (ended, hasHead) = state.withValue { state -> (Bool, Bool) in
             defer { state.ended = true }
-            return (state.ended, state.head != nil || state.headSent)
+            return (state.ended, state.hasHead)
         }
         if ended { return }
         guard hasHead else {
@@ -121,55 +101,13 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
 
     /// Sends the head and what came with it; a response that is complete already goes as one buffer.
     private func flush(endedEarly: Bool = false) {
-        let step = state.withValue { state -> (HTTPServerResponse, [ByteBuffer], complete: Bool)? in
-            guard !state.headSent, let head = state.head else { return nil }
-            state.headSent = true
-            state.head = nil
-            defer { state.pending = [] }
-            return (head, state.pending, state.ended && !endedEarly)
+        guard let held = state.withValue({ $0.takeHeld(endedEarly: endedEarly) }) else { return }
+        if RelayProgress.deliver(held.head, held.parts, complete: held.complete, isHead: isHead, to: channel) {
+            end(failed: false)
         }
-        guard let (head, pending, complete) = step else { return }
-        if Self.deliver(head, pending, complete: complete, isHead: isHead, to: channel) { end(failed: false) }
-    }
-
-    /// Hands a held head and the body parts that came with it to `channel`: one buffer when the response is
-    /// complete already, else the head and the parts so far, the rest to follow. Shared with `LinkRelay`.
-    /// - Returns: whether the response is over (nothing more will be written).
-    static func deliver(
-        _ head: HTTPServerResponse,
-        _ pending: [ByteBuffer],
-        complete: Bool,
-        isHead: Bool,
-        to channel: HTTPResponseChannel
-    ) -> Bool {
-        guard case .stream(let length, _) = head.body else {
-            channel.send(head)
-            return complete
-        }
-        if complete && !isHead {
-            var response = head
-            response.body = .bytes(joined(pending))
-            channel.send(response)
-            return true
-        }
-        channel.sendHead(status: head.status, headers: head.headers, length: length)
-        for chunk in pending { channel.write(chunk) }
-        if complete { channel.finish() }
-        return complete
     }
 
     private func end(failed: Bool) {
-        let ending = state.withValue {
-            Ending(status: $0.status, bytes: $0.bytes, upstreamDuration: $0.upstreamDuration, failed: failed)
-        }
-        onEnd(ending)
-    }
-
-    static func joined(_ chunks: [ByteBuffer]) -> ByteBuffer {
-        if chunks.count == 1 { return chunks[0] }
-        var all = ByteBuffer()
-        all.reserveCapacity(chunks.reduce(0) { $0 + $1.readableBytes })
-        for var chunk in chunks { all.writeBuffer(&chunk) }
-        return all
+        onEnd(state.withValue { $0.ending(failed: failed) })
     }
 }
