@@ -97,6 +97,18 @@ public final class RawClient {
     }
 
     /// Reads one response. The body goes to `onBody` chunk by chunk when given (large bodies), else into `body`.
+    /// Hands exactly `count` body bytes to `deliver` as they arrive; throws `cutShort` when the peer stops first.
+    private func read(_ count: Int, into deliver: ([UInt8]) throws -> Void, cutShort: String) throws {
+        var remaining = count
+        while remaining > 0 {
+            if buffer.isEmpty, try !fill() { throw Failure(description: cutShort) }
+            let n = min(remaining, buffer.count)
+            try deliver(Array(buffer[0..<n]))
+            buffer.removeFirst(n)
+            remaining -= n
+        }
+    }
+
     public func readResponse(head: Bool = false, onBody: (([UInt8]) throws -> Void)? = nil) throws -> Response {
         guard let statusLine = try readLine() else { throw Failure(description: "connection closed before a response") }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
@@ -115,14 +127,7 @@ public final class RawClient {
         }
         if head || status == 204 || status == 304 || (100..<200).contains(status) { return response }
         if let length = response.header("Content-Length").flatMap(Int.init) {
-            var remaining = length
-            while remaining > 0 {
-                if buffer.isEmpty, try !fill() { throw Failure(description: "body cut short") }
-                let n = min(remaining, buffer.count)
-                try deliver(Array(buffer[0..<n]))
-                buffer.removeFirst(n)
-                remaining -= n
-            }
+            try read(length, into: deliver, cutShort: "body cut short")
         } else if response.header("Transfer-Encoding")?.lowercased() == "chunked" {
             while true {
                 guard let sizeLine = try readLine(), let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
@@ -132,14 +137,7 @@ public final class RawClient {
                     while let trailer = try readLine(), !trailer.isEmpty {}
                     break
                 }
-                var remaining = size
-                while remaining > 0 {
-                    if buffer.isEmpty, try !fill() { throw Failure(description: "chunk cut short") }
-                    let n = min(remaining, buffer.count)
-                    try deliver(Array(buffer[0..<n]))
-                    buffer.removeFirst(n)
-                    remaining -= n
-                }
+                try read(size, into: deliver, cutShort: "chunk cut short")
                 _ = try readLine()
             }
         } else {
