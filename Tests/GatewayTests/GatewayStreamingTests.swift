@@ -14,8 +14,15 @@ import Testing
     // 256 MiB each way in bounded memory is measured on the labgate binary alone (EndToEndTests'
     // `StreamingMemoryTests`): in this process the test's own client and upstream would be measured too.
 
-    @Test(.timeLimit(.minutes(3))) func fixedLengthTransfersArriveByteExact() async throws {
-        try await withLiveGateway(.init(genie: .none, labric: .custom(PatternTransfers.upstream))) { live in
+    /// Both ways of forwarding the download: from the server's loop (plain http) and through AsyncHTTPClient (what
+    /// https upstreams take).
+    @Test(.timeLimit(.minutes(3)), arguments: [true, false])
+    func fixedLengthTransfersArriveByteExact(onServerLoop: Bool) async throws {
+        try await withLiveGateway(
+            .init(
+                genie: .none, labric: .custom(PatternTransfers.upstream),
+                configure: { $0.plainHTTPOnServerLoop = onServerLoop })
+        ) { live in
             let total = 16 * Self.mebibyte + 7
             let uploaded = try await PatternTransfers.upload(live.client, live.baseURL + "/labric/upload", total: total)
             #expect(uploaded == .init(status: 200, bytes: total, intact: true))
