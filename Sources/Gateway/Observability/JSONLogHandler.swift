@@ -139,10 +139,7 @@ public struct JSONLogHandler: LogHandler {
         for sink in sinks { sink.write(line) }
     }
 
-    static func timestamp() -> String {
-        Date().formatted(
-            .iso8601.year().month().day().timeZone(separator: .omitted).time(includingFractionalSeconds: true))
-    }
+    static func timestamp() -> String { UTCTimestamp.now() }
 
     static func quote(_ text: String) -> String { JSONText.quote(text) }
 }
