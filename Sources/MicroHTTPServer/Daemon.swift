@@ -30,7 +30,7 @@ enum Daemon {
         }
         var options: [MHD_OptionItem] = [
             item(.CONNECTION_LIMIT, configuration.connectionLimit),
-            item(.CONNECTION_MEMORY_LIMIT, configuration.connectionMemoryLimit),
+            item(.CONNECTION_MEMORY_LIMIT, configuration.effectiveConnectionMemory),
             item(.CONNECTION_TIMEOUT, configuration.idleTimeout),
             item(.URI_LOG_CALLBACK, unsafeBitCast(uriLogCallback, to: Int.self), contextPointer),
             item(.NOTIFY_COMPLETED, unsafeBitCast(requestCompleted, to: Int.self), contextPointer),

@@ -22,6 +22,8 @@ final class Exchange: @unchecked Sendable {
     // MHD thread only.
     private var begun = false
     private var queued = false
+    /// The pool bytes this request's head takes (`ConnectionMemory`), known once it has begun.
+    private var requestCost = 0
 
     init(context: ServerContext, connection: OpaquePointer, target: String) {
         self.context = context
@@ -101,6 +103,7 @@ final class Exchange: @unchecked Sendable {
         case .success(let value):
             framing = value
         }
+        requestCost = ConnectionMemory.requestCost(headBytes: framing.headBytes, fields: headers.count, target: target)
         let request = HTTPServerRequest(
             method: method,
             target: target,
@@ -190,6 +193,18 @@ final class Exchange: @unchecked Sendable {
             return .YES
         case .respond(let response):
             queued = true
+            let pool = context.configuration.effectiveConnectionMemory
+            guard ConnectionMemory.fits(response, afterRequestCost: requestCost, poolBytes: pool) else {
+                // libmicrohttpd would close the connection without a word; a stream left unread ends in `completed`.
+                return ConnectionBridge.queue(
+                    .jsonError(
+                        status: 502, code: "response_headers_too_large",
+                        detail:
+                            "The response headers (\(ConnectionMemory.responseHeadBytes(response)) bytes) do not fit "
+                            + "beside this request's headers in the connection's \(pool >> 10) KiB.",
+                        requestID: response.headers["X-Request-Id"] ?? RequestID.make()),
+                    on: connection, closing: true)
+            }
             return ConnectionBridge.queue(
                 response,
                 on: connection,

@@ -7,10 +7,11 @@ extension HTTPServer {
         public var port: Int = 8080
         /// Most connections open at once; more wait in the listen backlog.
         public var connectionLimit: Int = 4096
-        /// libmicrohttpd's per-connection memory: half of it is the read buffer, which also caps the header size.
-        /// It is resident for every open connection: 32 KiB keeps 1,000 idle keep-alive connections near 45 MiB of
-        /// RSS (256 KiB would take 255 MiB), at the cost of 16 KiB upload slices.
-        public var connectionMemoryLimit: Int = 32 << 10
+        /// libmicrohttpd's per-connection memory, which holds the request head and the response head; half of it is
+        /// the read buffer (the upload slice). It stays resident for every open connection, since MHD zeroes all of
+        /// it after each request. nil: `maxHeaderBytes` + 8 KiB, at least 16 KiB (24 KiB by default; 1,000 idle
+        /// keep-alive connections take about 26 MiB of it).
+        public var connectionMemoryLimit: Int? = nil
         /// Seconds an idle connection stays open.
         public var idleTimeout: Int = 60
         /// Request line plus header fields larger than this get 431 JSON (heads beyond what fits in the connection's
@@ -29,6 +30,11 @@ extension HTTPServer {
         public var loops: Int = 1
 
         public init() {}
+
+        /// `connectionMemoryLimit`, or the size made for `maxHeaderBytes`.
+        public var effectiveConnectionMemory: Int {
+            connectionMemoryLimit ?? ConnectionMemory.poolBytes(forMaxHeaderBytes: maxHeaderBytes)
+        }
 
         public init(host: String = "127.0.0.1", port: Int) {
             self.host = host

@@ -50,16 +50,18 @@ enum RequestValidator {
                     Rejection(
                         status: 501, code: "not_implemented", detail: "Only the chunked transfer coding is supported."))
             }
-            return .success(RequestFraming(hasBody: true, contentLength: nil))
+            return .success(RequestFraming(hasBody: true, contentLength: nil, headBytes: headerBytes))
         }
-        guard let first = lengths.first else { return .success(RequestFraming(hasBody: false, contentLength: nil)) }
+        guard let first = lengths.first else {
+            return .success(RequestFraming(hasBody: false, contentLength: nil, headBytes: headerBytes))
+        }
         guard lengths.allSatisfy({ $0 == first }), let length = Self.parseLength(first) else {
             return .failure(Rejection(status: 400, code: "bad_request", detail: "The Content-Length is not valid."))
         }
         if let limit = limits.maxBodyBytes, length > limit {
             return .failure(Rejection(status: 413, code: "body_too_large", detail: "The request body is too large."))
         }
-        return .success(RequestFraming(hasBody: length > 0, contentLength: length))
+        return .success(RequestFraming(hasBody: length > 0, contentLength: length, headBytes: headerBytes))
     }
 
     /// Digits only, at most 18 of them (so it fits an Int without overflow checks).
@@ -76,6 +78,8 @@ enum RequestValidator {
 struct RequestFraming: Equatable {
     var hasBody: Bool
     var contentLength: Int?
+    /// The request head's bytes as the validator counts them (request line, header lines, the blank line).
+    var headBytes: Int = 0
 }
 
 extension StringProtocol {

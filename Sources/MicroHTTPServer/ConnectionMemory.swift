@@ -1,0 +1,50 @@
+/// What fits in libmicrohttpd's per-connection memory pool (`CONNECTION_MEMORY_LIMIT`). Pure, so it is tested
+/// without sockets.
+///
+/// The pool holds the request head (it stays there: the header strings point into it), one entry per header field
+/// and query argument, and then the response head MHD builds. When the response head does not fit, libmicrohttpd
+/// closes the connection without a word, so the server checks first and answers a short 502 instead. The constants
+/// were measured on libmicrohttpd 0.9.75 (`bench/RESULTS.md`, "the connection pool").
+enum ConnectionMemory {
+    /// Bytes each header field or query argument takes in the pool (a `struct MHD_HTTP_Header` and its alignment;
+    /// measured 64).
+    static let bytesPerEntry = 64
+    /// Kept free beyond the estimate: header whitespace MHD trims but still holds, rounding, and the 128 bytes a
+    /// chunked response needs for its first chunk.
+    static let margin = 512
+    /// Headers libmicrohttpd adds to every response (Date, the framing, Connection: close), at most.
+    static let addedHeaderBytes = 96
+
+    /// The pool's share taken by a request head of `headBytes` with `fields` header fields and this `target`.
+    static func requestCost(headBytes: Int, fields: Int, target: String) -> Int {
+        var arguments = 0
+        var inQuery = false
+        for byte in target.utf8 {
+            if byte == UInt8(ascii: "?") && !inQuery {
+                inQuery = true
+                arguments = 1
+            } else if inQuery && byte == UInt8(ascii: "&") {
+                arguments += 1
+            }
+        }
+        return headBytes + (fields + arguments) * bytesPerEntry
+    }
+
+    /// The bytes of the response head MHD will write for `response`.
+    static func responseHeadBytes(_ response: HTTPServerResponse) -> Int {
+        var bytes = "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2  // 32: the longest reason phrase
+        for field in response.headers { bytes += field.name.utf8.count + field.value.utf8.count + 4 }
+        return bytes
+    }
+
+    /// Whether `response` can be sent after a request that took `requestCost` of a pool of `poolBytes`.
+    static func fits(_ response: HTTPServerResponse, afterRequestCost requestCost: Int, poolBytes: Int) -> Bool {
+        requestCost + responseHeadBytes(response) + margin <= poolBytes
+    }
+
+    /// The connection memory for a largest request head of `maxHeaderBytes`: room for it and an 8 KiB response head
+    /// (nginx proxies upstream heads of 4 or 8 KiB by default), and never under 16 KiB.
+    static func poolBytes(forMaxHeaderBytes maxHeaderBytes: Int) -> Int {
+        max(16 << 10, maxHeaderBytes + (8 << 10))
+    }
+}
