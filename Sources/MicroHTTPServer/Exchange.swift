@@ -161,10 +161,15 @@ final class Exchange: @unchecked Sendable {
             state.uploadSeen += bytes.count
             // A chunked body grew past the limit (a declared one was refused up front): drop the connection.
             if let limit, state.uploadSeen > limit { return (-1, nil) }
-            let chunk = ByteBuffer(bytes: bytes)
-            if let waiter = state.uploadWaiter.take() { return (bytes.count, (waiter, chunk)) }
-            state.upload.append(chunk)
-            state.uploadBytes += chunk.readableBytes
+            if let waiter = state.uploadWaiter.take() { return (bytes.count, (waiter, ByteBuffer(bytes: bytes))) }
+            state.uploadBytes += bytes.count
+            // Slices are as large as MHD's read buffer (half the connection memory, 12 KiB by default). While the
+            // reader lags they join the last queued chunk, up to 64 KiB, so the upstream gets fewer, larger writes.
+            if let last = state.upload.indices.last, state.upload[last].readableBytes + bytes.count <= 64 << 10 {
+                state.upload.modify(last) { $0.writeBytes(bytes) }  // in place: no copy of the queued bytes
+            } else {
+                state.upload.append(ByteBuffer(bytes: bytes))
+            }
             return (bytes.count, nil)
         }
         if let (waiter, chunk) = handOff { waiter.resume(returning: chunk) }
