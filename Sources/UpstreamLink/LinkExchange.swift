@@ -67,38 +67,71 @@ public final class LinkExchange: @unchecked Sendable {
 
     /// HTTP/1.1 request bytes for a body-less request; nil when the target or a header holds a control character.
     static func requestBytes(method: String, target: String, headers: HTTPHeaders) -> ByteBuffer? {
-        guard isToken(method), target.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
         var size = method.utf8.count + target.utf8.count + 14
-        for field in headers {
-            guard isToken(field.name), isFieldValue(field.value) else { return nil }
-            size += field.name.utf8.count + field.value.utf8.count + 4
-        }
+        for field in headers { size += field.name.utf8.count + field.value.utf8.count + 4 }
         var buffer = ByteBuffer()
         buffer.reserveCapacity(size)
-        // Raw UTF-8 copies: `writeString` costs several times more per piece (callgrind, issue 7).
-        func append(_ text: String) {
-            var text = text
-            _ = text.withUTF8 { buffer.writeBytes(UnsafeRawBufferPointer($0)) }
+        var valid = true
+        // One pass that checks and copies each piece into the reserved bytes: piece-by-piece ByteBuffer writes and a
+        // separate validation pass cost 14,900 instructions per request (callgrind, issue 7).
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
+            var head = HeadWriter(space: space)
+            valid =
+                head.copy(method, .token) && head.copy(" ") && head.copy(target, .target)
+                && head.copy(" HTTP/1.1\r\n")
+            for field in headers where valid {
+                valid =
+                    head.copy(field.name, .token) && head.copy(": ") && head.copy(field.value, .fieldValue)
+                    && head.copy("\r\n")
+            }
+            valid = valid && head.copy("\r\n")
+            return valid ? head.offset : 0
         }
-        append(method)
-        buffer.writeInteger(UInt8(ascii: " "))
-        append(target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
-        for field in headers {
-            append(field.name)
-            buffer.writeStaticString(": ")
-            append(field.value)
-            buffer.writeStaticString("\r\n")
-        }
-        buffer.writeStaticString("\r\n")
-        return buffer
+        return valid ? buffer : nil
+    }
+}
+
+/// Copies the pieces of a request head into reserved bytes, checking each byte on the way.
+private struct HeadWriter {
+    enum Rule {
+        /// A method or field name: visible ASCII, no colon, not empty.
+        case token
+        /// An origin-form target: visible bytes (non-ASCII passes; the router has checked it).
+        case target
+        /// No CR, LF or NUL.
+        case fieldValue
     }
 
-    private static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
+    let space: UnsafeMutableRawBufferPointer
+    var offset = 0
+
+    mutating func copy(_ text: String, _ rule: Rule) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            if rule == .token && bytes.isEmpty { return false }
+            for byte in bytes {
+                let allowed =
+                    switch rule {
+                    case .token: byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: ":")
+                    case .target: byte > 0x20 && byte != 0x7F
+                    case .fieldValue: byte != 0x0D && byte != 0x0A && byte != 0
+                    }
+                if !allowed { return false }
+            }
+            return append(UnsafeRawBufferPointer(bytes))
+        }
     }
 
-    private static func isFieldValue(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0 }
+    mutating func copy(_ literal: StaticString) -> Bool {
+        append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    private mutating func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard offset + bytes.count <= space.count else { return false }
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            (space.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+        }
+        offset += bytes.count
+        return true
     }
 }

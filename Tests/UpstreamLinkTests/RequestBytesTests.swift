@@ -1,0 +1,39 @@
+import MicroHTTPServer
+import NIOCore
+import Testing
+
+@testable import UpstreamLink
+
+@Suite struct RequestBytesTests {
+    @Test func writesTheHeadExactly() throws {
+        let headers: HTTPHeaders = ["Host": "up:8081", "Authorization": "Bearer lbk_x", "X-Note": "caf\u{e9} \t ok"]
+        let bytes = try #require(LinkExchange.requestBytes(method: "GET", target: "/a/b?c=%2F", headers: headers))
+        #expect(
+            String(buffer: bytes)
+                == "GET /a/b?c=%2F HTTP/1.1\r\nHost: up:8081\r\nAuthorization: Bearer lbk_x\r\nX-Note: caf\u{e9} \t ok\r\n\r\n"
+        )
+    }
+
+    @Test func writesAHeadWithoutFields() throws {
+        let bytes = try #require(LinkExchange.requestBytes(method: "DELETE", target: "/x", headers: [:]))
+        #expect(String(buffer: bytes) == "DELETE /x HTTP/1.1\r\n\r\n")
+    }
+
+    @Test(arguments: [
+        ("", "/x", "A", "b"),  // empty method
+        ("G T", "/x", "A", "b"),  // space in the method
+        ("GET", "/x y", "A", "b"),  // space in the target
+        ("GET", "/x\r\n", "A", "b"),  // line break in the target
+        ("GET", "/x", "", "b"),  // empty name
+        ("GET", "/x", "A:B", "b"),  // colon in a name
+        ("GET", "/x", "A\u{e9}", "b"),  // non-ASCII name
+        ("GET", "/x", "A", "b\r\nInjected: 1"),  // line break in a value
+        ("GET", "/x", "A", "b\u{0}c"),  // NUL in a value
+    ])
+    func refusesWhatCouldSplitTheHead(method: String, target: String, name: String, value: String) {
+        #expect(
+            LinkExchange.requestBytes(
+                method: method, target: target,
+                headers: [(name, value)].reduce(into: HTTPHeaders()) { $0.add($1.0, $1.1) }) == nil)
+    }
+}
