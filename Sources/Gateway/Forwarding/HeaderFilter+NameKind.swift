@@ -32,7 +32,7 @@ extension HeaderFilter {
             }
         }
 
-        private static func classify(_ name: UnsafeBufferPointer<UInt8>) -> NameKind {
+        static func classify(_ name: UnsafeBufferPointer<UInt8>) -> NameKind {
             func equals(_ lowercase: StaticString) -> Bool {
                 guard lowercase.utf8CodeUnitCount == name.count else { return false }
                 let expected = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)

@@ -155,16 +155,27 @@ public struct HeaderFilter: Sendable {
     /// The header names listed in `Connection`, lowercase: they are hop-by-hop for this message only.
     public static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
         var tokens: Set<String> = []
-        forEachConnectionToken(headers) { tokens.insert(lowercasedASCII($0)) }
+        forEachConnectionToken(headers) { tokens.insert(lowercasedASCII(String(decoding: $0, as: UTF8.self))) }
         return tokens
     }
 
-    /// Calls `body` with each non-empty token of every `Connection` header, trimmed, as sent.
-    private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (String) -> Void) {
+    /// Calls `body` with the bytes of each non-empty token of every `Connection` header, trimmed, as sent. Works on
+    /// the value's bytes: splitting the String cost an array and a String per token, twice per request (issue 7).
+    private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
-            for token in field.value.split(separator: ",") {
-                let trimmed = token.trimmingASCIIWhitespace()
-                if !trimmed.isEmpty { body(String(trimmed)) }
+            var value = field.value
+            value.withUTF8 { bytes in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var first = start
+                    var last = end
+                    while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
+                    while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
+                    if first < last { body(UnsafeBufferPointer(rebasing: bytes[first..<last])) }
+                    start = end + 1
+                }
             }
         }
     }
@@ -192,9 +203,9 @@ public struct HeaderFilter: Sendable {
     static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
         var tokens: [String] = []
         forEachConnectionToken(headers) { token in
-            switch NameKind(token) {
+            switch NameKind.classify(token) {
             case .hopByHop, .transferEncoding: break
-            default: tokens.append(lowercasedASCII(token))
+            default: tokens.append(lowercasedASCII(String(decoding: token, as: UTF8.self)))
             }
         }
         return tokens
