@@ -53,17 +53,21 @@ public enum PathNormalizer {
     /// Whether the path contains a dot-segment under the rules of `validate`; for tests and for callers that check
     /// paths assembled from parts.
     public static func containsDotSegment(_ path: some StringProtocol) -> Bool {
-        var bytes = Array(path.utf8)[...]
-        while true {
-            let (segment, separator) = nextSegment(&bytes)
-            if isDotSegment(segment) { return true }
-            if !separator { return false }
-        }
+        var path = String(path)
+        return path.withUTF8 { hasDotSegment($0) }
     }
 
     /// The form a path is matched against routes in: escapes of unreserved characters decoded (RFC 3986 6.2.2.2)
     /// and runs of "/" collapsed. Reserved escapes such as `%2F` stay encoded, so segment boundaries are the raw ones.
     public static func matchingForm(_ path: some StringProtocol) -> String {
+        // The usual path has neither escapes nor doubled slashes: it is its own matching form.
+        var previous: UInt8 = 0
+        if !path.utf8.contains(where: { byte in
+            defer { previous = byte }
+            return byte == UInt8(ascii: "%") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/"))
+        }) {
+            return String(path)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(path.utf8.count)
         let bytes = Array(path.utf8)
@@ -103,36 +107,44 @@ public enum PathNormalizer {
                 i += 1
             }
         }
-        if containsDotSegment(String(decoding: path, as: UTF8.self)) {
+        if hasDotSegment(path) {
             return "The path contains a dot-segment (\".\" or \"..\", possibly percent-encoded)."
         }
         return nil
     }
 
-    /// Takes the next segment (percent-decoded, cut at a raw ";") off the front; says whether a separator followed.
-    private static func nextSegment(_ bytes: inout ArraySlice<UInt8>) -> (segment: [UInt8], separator: Bool) {
-        var segment: [UInt8] = []
+    /// Whether a segment (split at "/" and "\\", raw or encoded; percent-decoded; cut at a raw ";") is "." or "..".
+    /// One pass over the bytes with a little state per segment: building each segment as an array cost an
+    /// allocation per segment on every request (issue 7).
+    private static func hasDotSegment(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var length = 0  // decoded bytes of this segment before a raw ";"
+        var onlyDots = true
         var parameters = false
-        while let byte = bytes.first {
+        var i = 0
+        while i <= bytes.count {
+            var byte = UInt8(ascii: "/")  // the end of the path closes the last segment
+            var width = 1
+            var encoded = false
+            if i < bytes.count {
+                byte = bytes[i]
+                if byte == UInt8(ascii: "%"), let value = hexPair(bytes, at: i + 1) {
+                    byte = value
+                    width = 3
+                    encoded = true
+                }
+            }
             if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
-                bytes.removeFirst()
-                return (segment, true)
+                if onlyDots && (length == 1 || length == 2) { return true }
+                (length, onlyDots, parameters) = (0, true, false)
+            } else if !encoded && byte == UInt8(ascii: ";") {
+                parameters = true
+            } else if !parameters {
+                length += 1
+                if byte != UInt8(ascii: ".") { onlyDots = false }
             }
-            if byte == UInt8(ascii: "%"), let value = hexPair(bytes, at: bytes.startIndex + 1) {
-                bytes.removeFirst(3)
-                if value == UInt8(ascii: "/") || value == UInt8(ascii: "\\") { return (segment, true) }
-                if !parameters { segment.append(value) }
-                continue
-            }
-            bytes.removeFirst()
-            if byte == UInt8(ascii: ";") { parameters = true }
-            if !parameters { segment.append(byte) }
+            i += width
         }
-        return (segment, false)
-    }
-
-    private static func isDotSegment(_ segment: [UInt8]) -> Bool {
-        segment == [UInt8(ascii: ".")] || segment == [UInt8(ascii: "."), UInt8(ascii: ".")]
+        return false
     }
 
     private static func isUnreserved(_ byte: UInt8) -> Bool {

@@ -75,9 +75,14 @@ public struct Router: Sendable {
 
     /// Splits `/first/rest` into `first` and `/rest`, skipping leading slashes (which matching collapses anyway).
     private static func splitFirstSegment(_ path: Substring) -> (first: Substring, rest: Substring) {
-        let body = path.drop { $0 == "/" }
-        guard let slash = body.firstIndex(of: "/") else { return (body, body[body.endIndex...]) }
-        return (body[..<slash], body[slash...])
+        // On the UTF-8 view: Substring's own search walks grapheme clusters (3,500 instructions per request).
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        while start != utf8.endIndex && utf8[start] == UInt8(ascii: "/") { start = utf8.index(after: start) }
+        guard let slash = utf8[start...].firstIndex(of: UInt8(ascii: "/")) else {
+            return (path[start...], path[path.endIndex...])
+        }
+        return (path[start..<slash], path[slash...])
     }
 
     private static func join(_ path: String, _ query: Substring?) -> String {
