@@ -9,6 +9,8 @@ enum ConnectionBridge {
 
     static func requestHeaders(_ connection: OpaquePointer) -> HTTPHeaders {
         var headers = HTTPHeaders()
+        // Without an iterator MHD only counts: one allocation for the list instead of one per doubling.
+        headers.reserveCapacity(Int(MHD_get_connection_values(connection, .HEADER_KIND, nil, nil)))
         withUnsafeMutablePointer(to: &headers) { pointer in
             _ = MHD_get_connection_values(connection, .HEADER_KIND, headerIterator, pointer)
         }
