@@ -4,7 +4,7 @@
 /// The pool holds the request head (it stays there: the header strings point into it), one entry per header field
 /// and query argument, and then the response head MHD builds. When the response head does not fit, libmicrohttpd
 /// closes the connection without a word, so the server checks first and answers a short 502 instead. The constants
-/// were measured on libmicrohttpd 0.9.75 (`bench/RESULTS.md`, "the connection pool").
+/// were measured on libmicrohttpd 0.9.75 (`bench/RESULTS.md`, issue 7 session 4, "The pool").
 enum ConnectionMemory {
     /// Bytes each header field or query argument takes in the pool (a `struct MHD_HTTP_Header` and its alignment;
     /// measured 64).
