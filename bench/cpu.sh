@@ -8,7 +8,8 @@
 # nginx as the credential-injecting proxy (2 workers, keep-alive upstream) and `labgate serve`, then runs
 # `wrk -t2 -cCONNS -dDURs` against each, alternating, ROUNDS times, and prints req/s, p99, the proxy's CPU share
 # (user + system ticks of its processes over the round) and the CPU microseconds per request.
-# Environment: CONNS (64), DUR (4), ROUNDS (2). Everything on 127.0.0.1, free ports, stopped on exit.
+# Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
+# same rounds (an A/B of two builds). Everything on 127.0.0.1, free ports, stopped on exit.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LABGATE="${1:-$HERE/../.build/release/labgate}"
@@ -63,7 +64,18 @@ LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCE
   "$LABGATE" serve --host 127.0.0.1 --port "$lg" >"$TMP/labgate.log" 2>&1 &
 labgate=$!
 PIDS+=("$labgate")
-for port in "$px" "$lg"; do
+declare -A PORT=([nginx]=$px [labgate]=$lg) PID=([labgate]=$labgate)
+targets=(nginx labgate)
+if [[ -n ${LABGATE_B:-} ]]; then
+  lgb="$(free_port)"
+  LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCESS_LOG=off \
+    "$LABGATE_B" serve --host 127.0.0.1 --port "$lgb" >"$TMP/labgate-b.log" 2>&1 &
+  PID[labgate-b]=$!
+  PIDS+=("${PID[labgate-b]}")
+  PORT[labgate-b]=$lgb
+  targets+=(labgate-b)
+fi
+for port in "${PORT[@]}"; do
   for _ in $(seq 100); do
     [[ "$(curl -s "http://127.0.0.1:$port/labric/api/v1/ping")" == "$PING_JSON" ]] && break
     sleep 0.1
@@ -72,14 +84,14 @@ for port in "$px" "$lg"; do
 done
 read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
-printf '%-8s %10s %10s %6s %12s\n' proxy req/s p99 cpu "us/request"
-for target in nginx labgate; do  # warm-up
-  port=$lg; [[ $target == nginx ]] && port=$px
-  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$port/labric/api/v1/ping" >/dev/null
+printf '%-9s %10s %10s %6s %12s\n' proxy req/s p99 cpu "us/request"
+for target in "${targets[@]}"; do  # warm-up
+  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$target]}/labric/api/v1/ping" >/dev/null
 done
 for _ in $(seq "$ROUNDS"); do
-  for target in nginx labgate; do
-    if [[ $target == nginx ]]; then port=$px pids=("${nginx_workers[@]}"); else port=$lg pids=("$labgate"); fi
+  for target in "${targets[@]}"; do
+    port=${PORT[$target]}
+    if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
     before="$(ticks "${pids[@]}")"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
     after="$(ticks "${pids[@]}")"
@@ -87,6 +99,6 @@ for _ in $(seq "$ROUNDS"); do
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" \
-      'BEGIN { printf "%-8s %10.0f %10s %5.0f%% %12.1f\n", t, r, p, c / d, c * 10000 / (d * r) }'
+      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f\n", t, r, p, c / d, c * 10000 / (d * r) }'
   done
 done
