@@ -72,6 +72,32 @@ import Testing
         }
     }
 
+    /// An upstream head too large to send beside the client's request head (`ConnectionMemory`): the client gets the
+    /// JSON 502 instead of a closed connection, the upstream's answer is dropped, and the next request is served.
+    @Test(arguments: [true, false]) func oversizedResponseHeadGetsAJSON502(onLoop: Bool) async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            while let head = connection.readRequestHead() {
+                let big = head.contains("/big") ? "X-Big: \(String(repeating: "y", count: 20_000))\r\n" : ""
+                connection.write(Self.okHead + big + "Content-Length: 2\r\n\r\nok")
+            }
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
+        ) { live in
+            let fields = (0..<40).map { ("X-Field-\($0)", String(repeating: "f", count: 60)) }
+            let refused = try await live.send("GET", "/labric/api/v1/big", headers: fields)
+            #expect(refused.status == 502)
+            #expect(refused.json?["code"] as? String == "response_headers_too_large")
+            #expect(refused.header("X-Big") == nil)
+            for _ in 0..<3 {
+                let reply = try await live.send("GET", "/labric/api/v1/small", headers: fields)
+                #expect(reply.status == 200)
+                #expect(reply.text == "ok")
+            }
+        }
+    }
+
     @Test func silentUpstreamGets504AfterTheIdleTimeout() async throws {
         let upstream = try ScriptedUpstream { _, connection in
             guard connection.readRequestHead() != nil else { return }
