@@ -113,7 +113,7 @@ public enum PathNormalizer {
         return nil
     }
 
-    /// Whether a segment (split at "/" and "\\", raw or encoded; percent-decoded; cut at a raw ";") is "." or "..".
+    /// Whether a segment (split at "/" and "\", raw or encoded; percent-decoded; cut at a raw ";") is "." or "..".
     /// One pass over the bytes with a little state per segment: building each segment as an array cost an
     /// allocation per segment on every request (issue 7).
     private static func hasDotSegment(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
