@@ -35,7 +35,7 @@ extension GatewayResponder {
         }
         let observer = self.observer
         let record = RequestRecord(
-            requestID: requestID, route: route.name, method: request.method, path: String(request.path),
+            requestID: requestID, route: route.name, method: request.method, target: request.target,
             status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
         observer.started(route: route.name)
         forwarder.forward(

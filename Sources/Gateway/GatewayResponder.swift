@@ -212,7 +212,7 @@ public final class GatewayResponder: HTTPResponder {
         upstream: Duration? = nil
     ) -> HTTPServerResponse {
         let record = RequestRecord(
-            requestID: requestID, route: route, method: request.method, path: String(request.path),
+            requestID: requestID, route: route, method: request.method, target: request.target,
             status: response.status, peer: request.peer, client: client, started: started,
             upstreamDuration: upstream)
         switch response.body {

@@ -79,7 +79,7 @@ public final class RequestObserver: Sendable {
             "request_id": .string(record.requestID),
             "route": .string(record.route),
             "method": .string(record.method),
-            "path": .string(record.path),
+            "path": .string(String(record.path)),
             "status": .stringConvertible(record.status),
             "bytes": .stringConvertible(bytes),
             "duration_ms": .stringConvertible(duration.milliseconds),

@@ -13,10 +13,11 @@ public enum PathNormalizer {
         /// The query string without its "?", or nil when there is none.
         public let query: Substring?
 
-        fileprivate init(raw: String) {
+        /// `pathEnd`: the byte offset of the "?" (or the length), which `validate` has found already.
+        fileprivate init(raw: String, pathEnd: Int) {
             self.raw = raw
-            if let mark = raw.utf8.firstIndex(of: UInt8(ascii: "?")) {
-                query = raw[raw.utf8.index(after: mark)...]
+            if pathEnd < raw.utf8.count {
+                query = raw[raw.utf8.index(raw.utf8.startIndex, offsetBy: pathEnd + 1)...]
             } else {
                 query = nil
             }
@@ -32,6 +33,7 @@ public enum PathNormalizer {
     /// - Throws: `GatewayError` with code `.badRequest`.
     public static func validate(_ target: String) throws(GatewayError) -> Target {
         var target = target
+        var pathEnd = 0
         let problem: String? = target.withUTF8 { bytes in
             guard let first = bytes.first else { return "The request target is empty." }
             guard first == UInt8(ascii: "/") else {
@@ -39,7 +41,7 @@ public enum PathNormalizer {
                     ? "Asterisk-form targets are not served."
                     : "Only origin-form targets (starting with \"/\") are accepted; absolute URLs are never followed."
             }
-            let pathEnd = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+            pathEnd = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
             if let problem = checkPath(UnsafeBufferPointer(rebasing: bytes[..<pathEnd])) { return problem }
             for byte in bytes[pathEnd...] where byte < 0x20 || byte == 0x7F {
                 return "The query string contains a control character."
@@ -47,7 +49,7 @@ public enum PathNormalizer {
             return nil
         }
         if let problem { throw GatewayError(.badRequest, problem) }
-        return Target(raw: target)
+        return Target(raw: target, pathEnd: pathEnd)
     }
 
     /// Whether the path contains a dot-segment under the rules of `validate`; for tests and for callers that check
