@@ -166,7 +166,7 @@ final class Exchange: @unchecked Sendable {
             // Slices are as large as MHD's read buffer (half the connection memory, 12 KiB by default). While the
             // reader lags they join the last queued chunk, up to 64 KiB, so the upstream gets fewer, larger writes.
             if let last = state.upload.indices.last, state.upload[last].readableBytes + bytes.count <= 64 << 10 {
-                state.upload.modify(last) { $0.writeBytes(bytes) }  // in place: no copy of the queued bytes
+                state.upload.modify(last) { _ = $0.writeBytes(bytes) }  // in place: no copy of the queued bytes
             } else {
                 state.upload.append(ByteBuffer(bytes: bytes))
             }

@@ -106,7 +106,7 @@ public final class ScriptedUpstream: Sendable {
                 }
                 let index = accepted.add(1, ordering: .relaxed).newValue - 1
                 open.withLock { $0.append(fd) }
-                Thread.detachNewThread { [self] in
+                Thread.detachNewThread {
                     script(index, Connection(fd: fd))
                     shutdown(fd, Int32(SHUT_RDWR))
                 }
