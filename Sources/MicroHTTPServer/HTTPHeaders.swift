@@ -76,4 +76,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
             }
         }
     }
+
+    /// Calls `body` with each comma-separated element of a list-valued field (`Connection`, `Content-Length`, ...)
+    /// in `range` of `bytes`, trimmed of SP/HTAB; empty elements included. On bytes, for the hot paths that read
+    /// these fields (the gateway's header rules, the upstream response parser).
+    @inlinable
+    public static func forEachListElement(
+        _ bytes: UnsafeRawBufferPointer, in range: Range<Int>, _ body: (Range<Int>) -> Void
+    ) {
+        guard !range.isEmpty else { return }
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var low = start
+            var high = end
+            while low < high && (bytes[low] == 0x20 || bytes[low] == 0x09) { low += 1 }
+            while high > low && (bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09) { high -= 1 }
+            body(low..<high)
+            start = end + 1
+        }
+    }
 }

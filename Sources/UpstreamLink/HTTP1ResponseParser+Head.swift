@@ -196,13 +196,13 @@ extension HTTP1ResponseParser {
         } else if equalsLowercase(name, "transfer-encoding") {
             fields.transferEncoding = true
             var last: Range<Int>?
-            forEachElement(bytes, value) { element in if !element.isEmpty { last = element } }
+            HTTPHeaders.forEachListElement(bytes, in: value) { element in if !element.isEmpty { last = element } }
             // The final coding is the last element of all Transfer-Encoding lines together.
             if let last {
                 fields.chunkedLast = equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[last]), "chunked")
             }
         } else if equalsLowercase(name, "connection") {
-            forEachElement(bytes, value) { element in
+            HTTPHeaders.forEachListElement(bytes, in: value) { element in
                 let token = UnsafeRawBufferPointer(rebasing: bytes[element])
                 if equalsLowercase(token, "close") {
                     fields.close = true
@@ -221,7 +221,7 @@ extension HTTP1ResponseParser {
     /// Every element of the list must be the same decimal number of at most 18 digits (so it fits an `Int`).
     static func noteContentLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>, _ fields: inout FramingFields) {
         var elements = 0
-        forEachElement(bytes, value) { element in
+        HTTPHeaders.forEachListElement(bytes, in: value) { element in
             elements += 1
             guard !element.isEmpty, element.count <= 18 else {
                 fields.contentLengthBad = true
@@ -239,23 +239,6 @@ extension HTTP1ResponseParser {
             fields.contentLength = number
         }
         if elements == 0 { fields.contentLengthBad = true }
-    }
-
-    /// Calls `body` with each comma-separated element of `range`, trimmed of SP/HTAB (empty elements included).
-    @inline(__always)
-    static func forEachElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ body: (Range<Int>) -> Void) {
-        guard !range.isEmpty else { return }
-        var start = range.lowerBound
-        while start <= range.upperBound {
-            var end = start
-            while end < range.upperBound && bytes[end] != ASCII.comma { end += 1 }
-            var low = start
-            var high = end
-            while low < high && isWhitespace(bytes[low]) { low += 1 }
-            while high > low && isWhitespace(bytes[high - 1]) { high -= 1 }
-            body(low..<high)
-            start = end + 1
-        }
     }
 
     /// A common field name as a literal String (nothing to validate or allocate), or nil.

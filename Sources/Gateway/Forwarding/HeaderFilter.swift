@@ -176,16 +176,8 @@ public struct HeaderFilter: Sendable {
         for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
             var value = field.value
             value.withUTF8 { bytes in
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                    var first = start
-                    var last = end
-                    while first < last && (bytes[first] == 0x20 || bytes[first] == 0x09) { first += 1 }
-                    while last > first && (bytes[last - 1] == 0x20 || bytes[last - 1] == 0x09) { last -= 1 }
-                    if first < last { body(UnsafeBufferPointer(rebasing: bytes[first..<last])) }
-                    start = end + 1
+                HTTPHeaders.forEachListElement(UnsafeRawBufferPointer(bytes), in: 0..<bytes.count) { token in
+                    if !token.isEmpty { body(UnsafeBufferPointer(rebasing: bytes[token])) }
                 }
             }
         }
