@@ -79,7 +79,7 @@ struct RequestFraming: Equatable {
     var hasBody: Bool
     var contentLength: Int?
     /// The request head's bytes as the validator counts them (request line, header lines, the blank line).
-    var headBytes: Int = 0
+    var headBytes: Int
 }
 
 extension StringProtocol {
