@@ -10,7 +10,7 @@ extension HTTPServer {
         /// libmicrohttpd's per-connection memory, which holds the request head and the response head; half of it is
         /// the read buffer (the upload slice). It stays resident for every open connection, since MHD zeroes all of
         /// it after each request. nil: `maxHeaderBytes` + 8 KiB, at least 16 KiB (24 KiB by default; 1,000 idle
-        /// keep-alive connections take about 26 MiB of it).
+        /// keep-alive connections take about 25 MiB of it).
         public var connectionMemoryLimit: Int? = nil
         /// Seconds an idle connection stays open.
         public var idleTimeout: Int = 60
