@@ -72,7 +72,8 @@ final class DaemonLoop: Sendable {
         while true {
             var timeout: UInt64 = 0
             let hasTimeout = MHD_get_timeout(daemon.pointer, &timeout) == .YES
-            let wait = hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
+            let wait =
+                loop.hasQueuedWork ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
             let ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
             // Upstream sockets first: what they complete is queued to MHD in the same round.
             for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }
@@ -85,6 +86,8 @@ final class DaemonLoop: Sendable {
                 commands.withLock { $0.quiesced = true }
             }
             if stop { break }
+            // A round that brought nothing: parked exchanges suspend in this run, so that the next wait can sleep.
+            loop.settling = ready == 0
             _ = MHD_run(daemon.pointer)
         }
         loop.leave()

@@ -11,7 +11,7 @@ import Synchronization
 /// `Configuration.loops` epoll threads do all socket work, each driving its own libmicrohttpd daemon on one shared
 /// listening socket; handlers run as tasks, or on the loop itself (`respond(to:through:)`). A connection waiting on
 /// its handler (for the response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is
-/// parked per request.
+/// held per request; one waiting for its response while the loop is busy is parked instead (`Exchange.park`).
 public final class HTTPServer: Sendable {
     /// One per loop: what that loop's daemon hands to its callbacks.
     let contexts: [ServerContext]
@@ -77,6 +77,10 @@ public final class HTTPServer: Sendable {
 
     /// The port the server listens on (the OS's choice when configured with port 0).
     public var port: Int { boundPort.load(ordering: .relaxed) }
+
+    /// How often a connection has been suspended in libmicrohttpd to wait (for a response, body bytes or room):
+    /// what parking saves (`Exchange.park`), for tests and the bench.
+    public var suspensionCount: Int { contexts.reduce(0) { $0 + $1.suspensions.load(ordering: .relaxed) } }
 
     /// Exchanges whose handler has started and not yet finished sending.
     public var inFlightCount: Int { contexts.reduce(0) { $0 + $1.registry.count } }

@@ -30,6 +30,9 @@ public final class ServerLoop: @unchecked Sendable {
     private var tickers: [() -> Void] = []
     private var endings: [() -> Void] = []
     private var lastTick = ContinuousClock.now
+    /// Set for an MHD round that follows a wait that brought nothing: exchanges parked for their answer suspend
+    /// then, so that the loop can sleep (`Exchange.park`).
+    var settling = false
 
     init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -53,7 +56,7 @@ public final class ServerLoop: @unchecked Sendable {
         wake()
     }
 
-    /// Makes a waiting loop go round once. Not needed on the loop thread, which goes round anyway.
+    /// Makes a waiting loop go round once. Not needed on the loop thread, which checks its queue before it waits.
     public func wake() {
         guard wakeup >= 0, !isCurrent else { return }
         var one: UInt64 = 1
@@ -135,6 +138,9 @@ public final class ServerLoop: @unchecked Sendable {
         lastTick = now
         for tick in tickers { tick() }
     }
+
+    /// Work queued from the loop thread itself, which wrote no wake-up: the next wait must not block.
+    var hasQueuedWork: Bool { queued.withLock { !$0.isEmpty } }
 
     /// The wait's upper bound while tickers exist.
     var tickInterval: Int32 { tickers.isEmpty ? 1000 : 250 }
