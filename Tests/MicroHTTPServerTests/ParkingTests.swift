@@ -9,20 +9,6 @@ import Testing
 /// answer is sent with no suspend and resume, the loop still sleeps while the answer is slow, and a client leaving
 /// a parked exchange still ends it.
 @Suite struct ParkingTests {
-    /// Answers through the channel, the way `respond(to:through:)` answers on the loop or from another thread.
-    struct ChannelResponder: HTTPResponder {
-        let answer: @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Void
-
-        func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
-            HTTPServerResponse(status: 500, body: .string("the task was not expected"))
-        }
-
-        func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
-            answer(request, channel)
-            return true
-        }
-    }
-
     /// The answer comes in the loop's next round, as an upstream's answer does: the connection waits parked, and
     /// nothing is suspended in 200 keep-alive requests (each would be suspended without parking).
     @Test func anAnswerFromTheLoopsNextRoundIsSentWithoutSuspending() async throws {
@@ -30,6 +16,7 @@ import Testing
             { $0.loops = 1 },
             responder: ChannelResponder { request, channel in
                 channel.loop.execute { channel.send(HTTPServerResponse(status: 200, body: .string(request.target))) }
+                return true
             }
         ) { server in
             let port = server.port
@@ -54,6 +41,7 @@ import Testing
                 DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
                     channel.send(HTTPServerResponse(status: 200, body: .string("late")))
                 }
+                return true
             }
         ) { server in
             let port = server.port
@@ -76,7 +64,10 @@ import Testing
         let cancelled = Flag()
         try await withServer(
             { $0.loops = 1 },
-            responder: ChannelResponder { _, channel in channel.onCancel { cancelled.set() } }
+            responder: ChannelResponder { _, channel in
+                channel.onCancel { cancelled.set() }
+                return true
+            }
         ) { server in
             let port = server.port
             let client = try RawClient(port: port)  // connecting and a short send do not block

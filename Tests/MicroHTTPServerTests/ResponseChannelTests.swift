@@ -9,19 +9,6 @@ import Testing
 
 /// The callback path of `HTTPResponder`: answers written through `HTTPResponseChannel` from another thread.
 @Suite struct ResponseChannelTests {
-    /// Answers through the channel from a dispatch queue (as an HTTP client's event loop would), or declines.
-    struct ChannelResponder: HTTPResponder {
-        let answer: @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool
-
-        func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
-            HTTPServerResponse(status: 200, body: .string("from the task"))
-        }
-
-        func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
-            answer(request, channel)
-        }
-    }
-
     static let queue = DispatchQueue(label: "channel-producer")
 
     func withChannelServer<T>(

@@ -1,0 +1,15 @@
+import MicroHTTPServer
+
+/// Answers through `HTTPResponseChannel` (the callback path of `HTTPResponder`) as `answer` says, or declines when
+/// `answer` returns false; declined requests get "from the task".
+struct ChannelResponder: HTTPResponder {
+    let answer: @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool
+
+    func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        HTTPServerResponse(status: 200, body: .string("from the task"))
+    }
+
+    func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
+        answer(request, channel)
+    }
+}
