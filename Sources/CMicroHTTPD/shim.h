@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>  /* malloc_trim, for IdleTrim */
 #include <microhttpd.h>
 
 /// Starts a daemon whose options all come from one MHD_OPTION_ARRAY (terminated by MHD_OPTION_END).

@@ -33,6 +33,7 @@ final class Exchange: @unchecked Sendable {
         self.target = target
         self.deadline = .now + context.configuration.requestTimeout
         self.socket = cmhd_connection_fd(connection)
+        context.requests.add(1, ordering: .relaxed)
     }
 
     struct State: ~Copyable {

@@ -19,6 +19,7 @@ public final class HTTPServer: Sendable {
     /// The listening socket the daemons share (-1 with one loop, whose daemon binds its own).
     private let sharedListener = Atomic<Int32>(-1)
     private let boundPort = Atomic(0)
+    /// Every 250 ms: ends suspended exchanges past their deadline or client, and trims the heap when quiet (`IdleTrim`).
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     /// - Parameters:
@@ -64,12 +65,18 @@ public final class HTTPServer: Sendable {
         let contexts = self.contexts
         sweeper.withLock {
             $0 = Task.detached {
+                var trim = IdleTrim()
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
                     let now = ContinuousClock.now
+                    var inFlight = 0
                     for context in contexts {
-                        for exchange in context.registry.all { exchange.sweep(now: now) }
+                        let exchanges = context.registry.all
+                        inFlight += exchanges.count
+                        for exchange in exchanges { exchange.sweep(now: now) }
                     }
+                    let requests = contexts.reduce(0) { $0 + $1.requests.load(ordering: .relaxed) }
+                    if trim.sweep(requests: requests, inFlight: inFlight) { _ = malloc_trim(0) }
                 }
             }
         }

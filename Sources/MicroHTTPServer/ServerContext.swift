@@ -16,6 +16,8 @@ final class ServerContext: Sendable {
     let stopping = Atomic(false)
     /// Set when the drain time is over: requests that still arrive are refused with 503.
     let closed = Atomic(false)
+    /// Requests begun on this loop (`IdleTrim`).
+    let requests = Atomic(0)
     /// How often a connection was suspended (`HTTPServer.suspensionCount`).
     let suspensions = Atomic(0)
     /// The loop thread that runs MHD, open to other descriptors.
