@@ -19,7 +19,7 @@ public final class HTTPServer: Sendable {
     /// The listening socket the daemons share (-1 with one loop, whose daemon binds its own).
     private let sharedListener = Atomic<Int32>(-1)
     private let boundPort = Atomic(0)
-    /// Every 250 ms: ends suspended exchanges past their deadline or client, and trims the heap when quiet (`IdleTrim`).
+    /// Every 250 ms: ends suspended exchanges past their deadline or client; trims the heap when quiet (`IdleTrim`).
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     /// - Parameters:

@@ -16,8 +16,8 @@ public protocol ServerLoopWatcher: AnyObject {
 ///
 /// `watch`, `change`, `unwatch`, `addTicker` and `whenEnded` are for the loop thread only (a responder's
 /// `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers` and `tickers` are touched only on the loop thread, and the rest
-/// is atomics, a mutex and descriptors fixed at creation.
+/// `@unchecked Sendable` holds because `watchers`, `tickers` and `settling` are touched only on the loop thread, and
+/// the rest is atomics, a mutex and descriptors fixed at creation.
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32
