@@ -73,7 +73,8 @@ final class DaemonLoop: Sendable {
             var timeout: UInt64 = 0
             let hasTimeout = MHD_get_timeout(daemon.pointer, &timeout) == .YES
             let wait =
-                loop.hasQueuedWork ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
+                loop.takeWakeOnLoop()
+                ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
             let ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
             // Upstream sockets first: what they complete is queued to MHD in the same round.
             for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }

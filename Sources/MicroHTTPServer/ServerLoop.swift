@@ -16,8 +16,8 @@ public protocol ServerLoopWatcher: AnyObject {
 ///
 /// `watch`, `change`, `unwatch`, `addTicker` and `whenEnded` are for the loop thread only (a responder's
 /// `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers`, `tickers` and `settling` are touched only on the loop thread, and
-/// the rest is atomics, a mutex and descriptors fixed at creation.
+/// `@unchecked Sendable` holds because `watchers`, `tickers`, `settling` and `wokenOnLoop` are touched only on the loop
+/// thread, and the rest is atomics, a mutex and descriptors fixed at creation.
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32
@@ -33,6 +33,8 @@ public final class ServerLoop: @unchecked Sendable {
     /// Set for an MHD round that follows a wait that brought nothing: exchanges parked for their answer suspend
     /// then, so that the loop can sleep (`Exchange.park`).
     var settling = false
+    /// A wake-up asked for on the loop thread itself (`wake`), which writes none.
+    private var wokenOnLoop = false
 
     init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -56,9 +58,14 @@ public final class ServerLoop: @unchecked Sendable {
         wake()
     }
 
-    /// Makes a waiting loop go round once. Not needed on the loop thread, which checks its queue before it waits.
+    /// Makes a waiting loop go round once. On the loop thread it writes nothing: the loop's next wait just does not
+    /// block.
     public func wake() {
-        guard wakeup >= 0, !isCurrent else { return }
+        guard wakeup >= 0 else { return }
+        if isCurrent {
+            wokenOnLoop = true
+            return
+        }
         var one: UInt64 = 1
         _ = write(wakeup, &one, 8)
     }
@@ -139,8 +146,11 @@ public final class ServerLoop: @unchecked Sendable {
         for tick in tickers { tick() }
     }
 
-    /// Work queued from the loop thread itself, which wrote no wake-up: the next wait must not block.
-    var hasQueuedWork: Bool { queued.withLock { !$0.isEmpty } }
+    /// Whether `wake` was called on the loop thread since the last call: then the next wait must not block.
+    func takeWakeOnLoop() -> Bool {
+        defer { wokenOnLoop = false }
+        return wokenOnLoop
+    }
 
     /// The wait's upper bound while tickers exist.
     var tickInterval: Int32 { tickers.isEmpty ? 1000 : 250 }

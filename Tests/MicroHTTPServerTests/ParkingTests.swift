@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import LabgateTestSupport
 import MicroHTTPServer
-import NIOCore
 import Testing
 
 /// A connection waiting for its response while the loop is busy is parked, not suspended (`Exchange.park`): the
