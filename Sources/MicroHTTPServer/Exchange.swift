@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import DequeModule
 import Logging
 import NIOCore
 import Synchronization
@@ -41,7 +42,9 @@ final class Exchange: @unchecked Sendable {
         var aborted = false
         var task: Task<Void, Never>?
 
-        var upload = CircularBuffer<ByteBuffer>()
+        // Deques: an empty one allocates nothing, and most exchanges queue nothing (NIO's CircularBuffer allocates
+        // its storage up front, two allocations per request).
+        var upload = Deque<ByteBuffer>()
         var uploadBytes = 0
         /// Every body byte received so far, for the body limit.
         var uploadSeen = 0
@@ -51,7 +54,7 @@ final class Exchange: @unchecked Sendable {
         var uploadWaiter: CheckedContinuation<ByteBuffer?, any Error>?
 
         var response: HTTPServerResponse?
-        var down = CircularBuffer<ByteBuffer>()
+        var down = Deque<ByteBuffer>()
         var downBytes = 0
         var downFinished = false
         var downFailed = false
@@ -168,7 +171,7 @@ final class Exchange: @unchecked Sendable {
             // Slices are as large as MHD's read buffer (half the connection memory, 12 KiB by default). While the
             // reader lags they join the last queued chunk, up to 64 KiB, so the upstream gets fewer, larger writes.
             if let last = state.upload.indices.last, state.upload[last].readableBytes + bytes.count <= 64 << 10 {
-                state.upload.modify(last) { _ = $0.writeBytes(bytes) }  // in place: no copy of the queued bytes
+                state.upload[last].writeBytes(bytes)  // in place: no copy of the queued bytes
             } else {
                 state.upload.append(ByteBuffer(bytes: bytes))
             }
@@ -185,7 +188,9 @@ final class Exchange: @unchecked Sendable {
             let waiter = state.upload.isEmpty ? state.uploadWaiter.take() : nil
             if state.aborted { return (.abort, waiter) }
             if state.suspended { return (.wait, waiter) }
-            guard let response = state.response else {
+            // Taken, not read: once MHD has copied the body, nothing here holds the bytes (an upstream connection's
+            // read buffer can then be reused rather than reallocated).
+            guard let response = state.response.take() else {
                 if !park() { suspend(&state) }
                 return (.wait, waiter)
             }

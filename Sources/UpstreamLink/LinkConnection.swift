@@ -71,8 +71,7 @@ final class LinkConnection: ServerLoopWatcher, @unchecked Sendable {
         self.exchange = exchange
         exchange.connection = self
         exchange.attempts += 1
-        outbound = exchange.request
-        inbound.clear()
+        outbound = exchange.request  // `inbound` is empty here (`complete` pools only a drained connection)
         parser.expectResponse(isHead: exchange.isHead)
         receivedAny = false
         paused = false

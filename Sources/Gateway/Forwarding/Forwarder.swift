@@ -45,7 +45,7 @@ public struct Forwarder: Sendable {
         switch credential {
         case .bearer(let secret):
             var headers = forwarded.headers
-            headers.add("Authorization", "Bearer \(secret.value)")
+            headers.add("Authorization", secret.bearer)
             let body = streamedBody(request, forwarded)
             let response = try await client.send(method: request.method, url: url, headers: headers, body: body)
             return Outcome(
@@ -94,7 +94,7 @@ public struct Forwarder: Sendable {
             return
         }
         var headers = forwarded.headers
-        headers.add("Authorization", "Bearer \(upstream.credential.value)")
+        headers.add("Authorization", upstream.credential.bearer)
         client.send(
             method: request.method, upstream: upstream, target: target, headers: headers, requestID: requestID,
             relayingTo: channel, onError: onError, onEnd: onEnd)
