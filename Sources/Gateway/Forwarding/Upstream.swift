@@ -2,7 +2,9 @@ import MicroHTTPServer
 import UpstreamLink
 
 /// One configured upstream as the forwarder sees it: where it is, its header rules, and its credential.
-public struct Upstream: Sendable {
+/// A class: each request passes it along several times, and a struct of this many references costs a retain and a
+/// release per field on every copy.
+public final class Upstream: Sendable {
     public let name: Route.Upstream
     public let origin: UpstreamOrigin
     public let filter: HeaderFilter
