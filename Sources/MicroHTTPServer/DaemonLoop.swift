@@ -29,6 +29,9 @@ final class DaemonLoop: Sendable {
     private let commands = Mutex(Commands())
 
     private let context: ServerContext
+    /// Whether the loop may wait for parked exchanges' answers with MHD's timeout at zero. Not with TLS: a TLS
+    /// connection can hold decrypted bytes that no epoll event announces.
+    private let mayLinger: Bool
     /// The daemon bound its own listening socket: this loop closes it when it stops accepting. A socket shared
     /// by several loops is closed by the server, once all have stopped.
     private let ownsListener: Bool
@@ -37,6 +40,7 @@ final class DaemonLoop: Sendable {
         self.daemon = daemon
         self.context = context
         self.ownsListener = ownsListener
+        mayLinger = context.configuration.tls == nil
         loop = context.loop
         mhdEpoll = cmhd_daemon_epoll_fd(daemon.pointer)
         guard mhdEpoll >= 0, loop.isUsable else {
@@ -72,10 +76,15 @@ final class DaemonLoop: Sendable {
         while true {
             var timeout: UInt64 = 0
             let hasTimeout = MHD_get_timeout(daemon.pointer, &timeout) == .YES
-            let wait =
-                loop.takeWakeOnLoop()
-                ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
-            let ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
+            let woken = loop.takeWakeOnLoop()
+            let wait = woken ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
+            var ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
+            if ready == 0 && wait == 0 && !woken && mayLinger && loop.parkedInRun > 0 && loop.busyExchanges == 0 {
+                // MHD's timeout is zero only for the parked exchanges: their answers are on the way (an upstream
+                // socket, or a wake from the thread that delivers). Waiting a moment for them costs nothing,
+                // settling would cost a suspend and resume each.
+                ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), Self.lingerMilliseconds)))
+            }
             // Upstream sockets first: what they complete is queued to MHD in the same round.
             for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }
             loop.runQueuedAndTickers()
@@ -89,11 +98,17 @@ final class DaemonLoop: Sendable {
             if stop { break }
             // A round that brought nothing: parked exchanges suspend in this run, so that the next wait can sleep.
             loop.settling = ready == 0
+            loop.parkedInRun = 0
             _ = MHD_run(daemon.pointer)
         }
         loop.leave()
         commands.withLock { $0.stopped = true }
     }
+
+    /// How long the loop waits for parked exchanges' answers before they settle into a suspend. Longer than a
+    /// loopback answer under load takes; short enough that what MHD had ready, if something was missed (a pipelined
+    /// request), waits no longer than this.
+    static let lingerMilliseconds: Int32 = 1
 
     /// Asks the loop to stop accepting and waits until it has.
     func quiesce() async {

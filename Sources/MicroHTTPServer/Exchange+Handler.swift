@@ -37,15 +37,19 @@ extension Exchange {
     /// Hands the response head to the MHD thread; from now on unread upload bytes are dropped, since MHD can only
     /// send the response once the request is fully read.
     func deliver(_ response: HTTPServerResponse) {
-        let resume = state.withLock { state -> Bool in
+        let (resume, parked) = state.withLock { state -> (Bool, Bool) in
             state.response = response
             state.uploadDiscarded = true
             state.upload.removeAll()
             state.uploadBytes = 0
             if case .stream = response.body {} else { state.downFinished = true }
-            return state.clearSuspended()
+            return (state.clearSuspended(), state.parked)
         }
-        if resume { resumeConnection() }
+        if resume {
+            resumeConnection()
+        } else if parked && !context.loop.isCurrent {
+            context.wakeLoop()  // the loop may be waiting for this answer (`DaemonLoop.lingerMilliseconds`)
+        }
     }
 
     func finishStream(failed: Bool) {

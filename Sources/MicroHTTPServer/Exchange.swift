@@ -27,6 +27,8 @@ final class Exchange: @unchecked Sendable {
     private var requestCost = 0
     /// The loop's rounds this exchange has waited for its response without suspending (`park`).
     private var parkedRounds = 0
+    /// Counted in the loop's `busyExchanges`: a request body, or a response stream (until completed).
+    private var countedBusy = false
 
     init(context: ServerContext, connection: OpaquePointer, target: String) {
         self.context = context
@@ -39,6 +41,8 @@ final class Exchange: @unchecked Sendable {
 
     struct State: ~Copyable {
         var suspended = false
+        /// Waiting for the response without a suspend (`park`): a delivery from another thread wakes the loop.
+        var parked = false
         var aborted = false
         var task: Task<Void, Never>?
 
@@ -110,6 +114,7 @@ final class Exchange: @unchecked Sendable {
             framing = value
         }
         requestCost = ConnectionMemory.requestCost(headBytes: framing.headBytes, fields: headers.count, target: target)
+        if framing.hasBody { countBusy() }
         let request = HTTPServerRequest(
             method: method,
             target: target,
@@ -191,9 +196,11 @@ final class Exchange: @unchecked Sendable {
             // Taken, not read: once MHD has copied the body, nothing here holds the bytes (an upstream connection's
             // read buffer can then be reused rather than reallocated).
             guard let response = state.response.take() else {
-                if !park() { suspend(&state) }
+                state.parked = park()
+                if !state.parked { suspend(&state) }
                 return (.wait, waiter)
             }
+            state.parked = false
             return (.respond(response), waiter)
         }
         waiter?.resume(returning: nil)
@@ -204,6 +211,7 @@ final class Exchange: @unchecked Sendable {
             return .YES
         case .respond(let response):
             queued = true
+            if case .stream = response.body { countBusy() }
             let pool = context.configuration.effectiveConnectionMemory
             guard ConnectionMemory.fits(response, afterRequestCost: requestCost, poolBytes: pool) else {
                 // libmicrohttpd would close the connection without a word; a stream left unread ends in `completed`.
@@ -243,7 +251,14 @@ final class Exchange: @unchecked Sendable {
             return false
         }
         parkedRounds += 1
+        context.loop.parkedInRun += 1
         return true
+    }
+
+    private func countBusy() {
+        guard !countedBusy else { return }
+        countedBusy = true
+        context.loop.busyExchanges += 1
     }
 
     /// Past this, a slow answer no longer costs a call per round, nor runs into libmicrohttpd's idle timeout.
@@ -285,6 +300,10 @@ final class Exchange: @unchecked Sendable {
     /// libmicrohttpd is done with this request, completely or not.
     func completed(ok: Bool) {
         context.registry.remove(self)
+        if countedBusy {
+            countedBusy = false
+            context.loop.busyExchanges -= 1
+        }
         let finished = state.withLock { state -> Bool in
             // A writer's callbacks may hold its producer, which holds this exchange: let go of them.
             if state.downFinished { (state.cancelHandler, state.writableWaiter) = (nil, nil) }

@@ -16,8 +16,8 @@ public protocol ServerLoopWatcher: AnyObject {
 ///
 /// `watch`, `change`, `unwatch`, `addTicker` and `whenEnded` are for the loop thread only (a responder's
 /// `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers`, `tickers`, `settling` and `wokenOnLoop` are touched only on the loop
-/// thread, and the rest is atomics, a mutex and descriptors fixed at creation.
+/// `@unchecked Sendable` holds because `watchers`, `tickers`, `settling`, `wokenOnLoop` and the exchange counts are
+/// touched only on the loop thread, and the rest is atomics, a mutex and descriptors fixed at creation.
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32
@@ -35,6 +35,12 @@ public final class ServerLoop: @unchecked Sendable {
     var settling = false
     /// A wake-up asked for on the loop thread itself (`wake`), which writes none.
     private var wokenOnLoop = false
+    /// Exchanges that parked in the current MHD run: MHD's zero timeout comes from them alone when nothing else is
+    /// busy, and the loop may then wait briefly for their answers (`DaemonLoop`).
+    var parkedInRun = 0
+    /// Exchanges that MHD may keep in its ready list with no event to come (a request body being read, a response
+    /// stream being sent): while any exists, the loop never waits with MHD's work pending.
+    var busyExchanges = 0
 
     init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))

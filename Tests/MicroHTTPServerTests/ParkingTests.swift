@@ -31,6 +31,33 @@ import Testing
         }
     }
 
+    /// The answer comes from another thread a fraction of a millisecond later, as an HTTP client's answer does:
+    /// the loop waits for it (`DaemonLoop.lingerMilliseconds`) instead of suspending the connection after a round
+    /// that brought nothing. Without that wait nearly every one of the 100 requests is suspended.
+    @Test func anAnswerFromAnotherThreadSoonAfterIsSentWithoutSuspending() async throws {
+        try await withServer(
+            { $0.loops = 1 },
+            responder: ChannelResponder { request, channel in
+                DispatchQueue.global().async {
+                    usleep(200)
+                    channel.send(HTTPServerResponse(status: 200, body: .string(request.target)))
+                }
+                return true
+            }
+        ) { server in
+            let port = server.port
+            let texts = try await offPool {
+                let client = try RawClient(port: port)
+                return try (0..<100).map { i in
+                    try client.send("GET /n/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+                    return try client.readResponse().text
+                }
+            }
+            #expect(texts == (0..<100).map { "/n/\($0)" })
+            #expect(server.suspensionCount <= 20, "suspends: \(server.suspensionCount)")
+        }
+    }
+
     /// An answer that takes a second: the connection is suspended once the loop has nothing else to do, so the
     /// wait costs no CPU (a loop spinning on a parked connection would burn the whole second).
     @Test func aSlowAnswerIsAwaitedSuspendedWithoutSpinning() async throws {
