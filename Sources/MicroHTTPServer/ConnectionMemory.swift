@@ -17,15 +17,11 @@ enum ConnectionMemory {
 
     /// The pool's share taken by a request head of `headBytes` with `fields` header fields and this `target`.
     static func requestCost(headBytes: Int, fields: Int, target: String) -> Int {
-        var arguments = 0
-        var inQuery = false
-        for byte in target.utf8 {
-            if byte == UInt8(ascii: "?") && !inQuery {
-                inQuery = true
-                arguments = 1
-            } else if inQuery && byte == UInt8(ascii: "&") {
-                arguments += 1
-            }
+        var target = target
+        // On the contiguous bytes: iterating the String's UTF-8 view cost 700 instructions a request (callgrind).
+        let arguments = target.withUTF8 { bytes -> Int in
+            guard let query = bytes.firstIndex(of: UInt8(ascii: "?")) else { return 0 }
+            return bytes[(query + 1)...].reduce(1) { $1 == UInt8(ascii: "&") ? $0 + 1 : $0 }
         }
         return headBytes + (fields + arguments) * bytesPerEntry
     }

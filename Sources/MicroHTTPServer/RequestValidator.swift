@@ -25,7 +25,8 @@ enum RequestValidator {
         if method == "CONNECT" {
             return .failure(Rejection(status: 400, code: "bad_request", detail: "CONNECT is not supported."))
         }
-        if target.utf8.contains(where: { $0 == 0 || $0 == 13 || $0 == 10 }) {
+        var target = target  // on the contiguous bytes: the UTF-8 view's iterator cost 600 instructions (callgrind)
+        if target.withUTF8({ $0.contains { $0 == 0 || $0 == 13 || $0 == 10 } }) {
             return .failure(
                 Rejection(status: 400, code: "bad_request", detail: "The request target has a control character."))
         }
