@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -42,15 +43,19 @@ static inline int cmhd_connection_fd(struct MHD_Connection *connection) {
 }
 
 /// Writes the peer's numeric address ("127.0.0.1" or "::1") into buffer; returns 0 on success.
-static inline int cmhd_connection_peer(struct MHD_Connection *connection, char *buffer, socklen_t length) {
+static inline int cmhd_connection_peer(struct MHD_Connection *connection, uint8_t raw[16]) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info == NULL || info->client_addr == NULL) return -1;
     const struct sockaddr *address = info->client_addr;
-    const void *raw = NULL;
-    if (address->sa_family == AF_INET) raw = &((const struct sockaddr_in *)address)->sin_addr;
-    else if (address->sa_family == AF_INET6) raw = &((const struct sockaddr_in6 *)address)->sin6_addr;
-    else return -1;
-    return inet_ntop(address->sa_family, raw, buffer, length) == NULL ? -1 : 0;
+    if (address->sa_family == AF_INET) {
+        memcpy(raw, &((const struct sockaddr_in *)address)->sin_addr, 4);
+        return AF_INET;
+    }
+    if (address->sa_family == AF_INET6) {
+        memcpy(raw, &((const struct sockaddr_in6 *)address)->sin6_addr, 16);
+        return AF_INET6;
+    }
+    return -1;
 }
 
 /// Where MHD's log lines go: Swift cannot receive a va_list in a C callback, so the trampoline formats it here.

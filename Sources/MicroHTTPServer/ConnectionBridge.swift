@@ -21,11 +21,12 @@ enum ConnectionBridge {
         return headers
     }
 
-    static func peer(_ connection: OpaquePointer) -> String? {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
-            guard cmhd_connection_peer(connection, buffer.baseAddress, 64) == 0 else { return nil }
-            return String(cString: buffer.baseAddress!)
+    static func peer(_ connection: OpaquePointer) -> PeerAddress? {
+        var raw = PeerAddress.Raw(0, 0)
+        let family = withUnsafeMutableBytes(of: &raw) {
+            cmhd_connection_peer(connection, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
+        return family < 0 ? nil : PeerAddress(family: family, raw: raw)
     }
 
     /// Creates and queues the MHD response for `response`. For a streamed body, `exchange` feeds the content reader.

@@ -9,8 +9,8 @@ public struct HTTPServerRequest: Sendable {
     /// "HTTP/1.1" or "HTTP/1.0".
     public var version: String
     public var headers: HTTPHeaders
-    /// The client's numeric address, when known.
-    public var peer: String?
+    /// The client's numeric address, when known (`description` formats it).
+    public var peer: PeerAddress?
     public var body: RequestBody
 
     public init(
@@ -18,7 +18,7 @@ public struct HTTPServerRequest: Sendable {
         target: String,
         version: String = "HTTP/1.1",
         headers: HTTPHeaders = [:],
-        peer: String? = nil,
+        peer: PeerAddress? = nil,
         body: RequestBody = .empty
     ) {
         self.method = method

@@ -113,6 +113,7 @@ import Testing
                     }
                 })
             #expect(entries.last?["status"] as? String == "400")
+            #expect(entries.allSatisfy { $0["peer"] as? String == "127.0.0.1" }, "the client's address, formatted")
             #expect(entries.contains { $0["request_id"] as? String == "audit-39" })
             let secrets = [live.labricAPIKey, live.geniePublicToken, clientSecret] + live.privateTokens
             let text = lines.joined(separator: "\n")

@@ -162,7 +162,7 @@ import Testing
     @Test func handsTheRawTargetAndHeadersToTheHandler() async throws {
         try await withServer(responder: { request in
             let echo = "\(request.method) \(request.target) \(request.version) \(request.headers["x-one"] ?? "-")"
-            return HTTPServerResponse(status: 200, body: .string(echo + " " + (request.peer ?? "?")))
+            return HTTPServerResponse(status: 200, body: .string(echo + " " + (request.peer?.description ?? "?")))
         }) { server in
             let port = server.port
             let text = try await offPool {

@@ -85,7 +85,7 @@ public final class RequestObserver: Sendable {
             "duration_ms": .stringConvertible(duration.milliseconds),
         ]
         if let client = record.client { metadata["client"] = .string(client) }
-        if let peer = record.peer { metadata["peer"] = .string(peer) }
+        if let peer = record.peer { metadata["peer"] = .string(peer.description) }
         if let upstream = record.upstreamDuration {
             metadata["upstream_ms"] = .stringConvertible(upstream.milliseconds)
         }

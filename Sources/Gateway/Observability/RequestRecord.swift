@@ -1,3 +1,4 @@
+import MicroHTTPServer
 import Synchronization
 
 /// What the access log and the request metrics need to know about one exchange.
@@ -8,7 +9,7 @@ public struct RequestRecord: Sendable {
     /// The request target as received; only its path is ever logged.
     public var target: String
     public var status: Int
-    public var peer: String?
+    public var peer: PeerAddress?
     /// Who made the request, when client keys are on.
     public var client: String?
     public var started: ContinuousClock.Instant
