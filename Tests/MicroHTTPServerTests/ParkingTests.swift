@@ -18,14 +18,7 @@ import Testing
                 return true
             }
         ) { server in
-            let port = server.port
-            let texts = try await offPool {
-                let client = try RawClient(port: port)
-                return try (0..<200).map { i in
-                    try client.send("GET /n/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
-                    return try client.readResponse().text
-                }
-            }
+            let texts = try await Self.getSequentially(200, port: server.port)
             #expect(texts == (0..<200).map { "/n/\($0)" })
             #expect(server.suspensionCount == 0)
         }
@@ -45,14 +38,7 @@ import Testing
                 return true
             }
         ) { server in
-            let port = server.port
-            let texts = try await offPool {
-                let client = try RawClient(port: port)
-                return try (0..<100).map { i in
-                    try client.send("GET /n/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
-                    return try client.readResponse().text
-                }
-            }
+            let texts = try await Self.getSequentially(100, port: server.port)
             #expect(texts == (0..<100).map { "/n/\($0)" })
             #expect(server.suspensionCount <= 20, "suspends: \(server.suspensionCount)")
         }
@@ -103,6 +89,17 @@ import Testing
             client.reset()
             #expect(await eventually { cancelled.value })
             #expect(await eventually { server.inFlightCount == 0 })
+        }
+    }
+
+    /// `GET /n/0` to `/n/<count - 1>` on one keep-alive connection, one after the other; the bodies.
+    static func getSequentially(_ count: Int, port: Int) async throws -> [String] {
+        try await offPool {
+            let client = try RawClient(port: port)
+            return try (0..<count).map { i in
+                try client.send("GET /n/\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+                return try client.readResponse().text
+            }
         }
     }
 
