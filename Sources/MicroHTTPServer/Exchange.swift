@@ -80,7 +80,7 @@ final class Exchange: @unchecked Sendable {
     ) -> MHD_Result {
         if !begun {
             begun = true
-            return begin(method: String(cString: method), version: String(cString: version))
+            return begin(method: ConnectionBridge.string(method), version: ConnectionBridge.string(version))
         }
         if queued { return .YES }
         if size.pointee > 0 {
