@@ -42,7 +42,7 @@ static inline int cmhd_connection_fd(struct MHD_Connection *connection) {
     return info == NULL ? -1 : info->connect_fd;
 }
 
-/// Writes the peer's numeric address ("127.0.0.1" or "::1") into buffer; returns 0 on success.
+/// Copies the peer's address bytes into raw (4 for IPv4, 16 for IPv6); returns AF_INET or AF_INET6, or -1.
 static inline int cmhd_connection_peer(struct MHD_Connection *connection, uint8_t raw[16]) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info == NULL || info->client_addr == NULL) return -1;

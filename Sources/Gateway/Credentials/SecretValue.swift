@@ -6,7 +6,7 @@ public final class SecretValue: Sendable, CustomStringConvertible {
     private let storage: Mutex<(value: String, bearer: String)>
 
     public init(_ value: String) {
-        storage = Mutex((value, "Bearer " + value))
+        storage = Mutex(Self.entry(value))
     }
 
     public var value: String { storage.withLock { $0.value } }
@@ -18,10 +18,12 @@ public final class SecretValue: Sendable, CustomStringConvertible {
     @discardableResult
     public func replace(with newValue: String) -> Bool {
         storage.withLock { current in
-            defer { current = (newValue, "Bearer " + newValue) }
+            defer { current = Self.entry(newValue) }
             return current.value != newValue
         }
     }
 
     public var description: String { "(secret)" }
+
+    private static func entry(_ value: String) -> (value: String, bearer: String) { (value, "Bearer " + value) }
 }

@@ -30,7 +30,7 @@ public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
         self.host = host
         self.port = port
         self.basePath = String(base)
-        if let port, port != (scheme == "https" ? 443 : 80) {
+        if let port, port != Self.defaultPort(scheme) {
             self.hostHeader = "\(host):\(port)"
         } else {
             self.hostHeader = host
@@ -38,7 +38,9 @@ public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The port connections go to.
-    public var effectivePort: Int { port ?? (scheme == "https" ? 443 : 80) }
+    public var effectivePort: Int { port ?? Self.defaultPort(scheme) }
+
+    static func defaultPort(_ scheme: String) -> Int { scheme == "https" ? 443 : 80 }
 
     /// `scheme://host[:port]`, without the base path.
     public var origin: String { "\(scheme)://\(hostHeader)" }
@@ -47,7 +49,7 @@ public struct UpstreamOrigin: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether an absolute URL's scheme, host and port are this upstream's (after the default port is applied).
     func isSameOrigin(scheme: String, host: String, port: Int?) -> Bool {
-        let otherPort = port ?? (scheme == "https" ? 443 : 80)
+        let otherPort = port ?? Self.defaultPort(scheme)
         return scheme == self.scheme && host == self.host && otherPort == effectivePort
     }
 
