@@ -33,30 +33,45 @@ extension GatewayResponder {
                 observed(error.response(requestID: requestID), request, route.name, requestID, started, client: client))
             return true
         }
-        let observer = self.observer
         let record = RequestRecord(
             requestID: requestID, route: route.name, method: request.method, target: request.target,
             status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
         observer.started(route: route.name)
         forwarder.forward(
             request, target: target, to: upstream, requestID: requestID, through: channel,
-            onError: { [self] error in
-                observer.finished(route: route.name)
-                // The client left before the head: there is no one to answer or to log for.
-                guard let error = error as? GatewayError else { return }
-                observer.upstreamError(route: route.name, code: error.code.rawValue)
-                channel.send(
-                    observed(
-                        error.response(requestID: requestID), request, route.name, requestID, started, client: client))
-            },
-            onEnd: { ending in
-                observer.finished(route: route.name)
-                var record = record
-                record.status = ending.status
-                record.upstreamDuration = ending.upstreamDuration
-                observer.completed(record, bytes: ending.bytes, failed: ending.failed)
-            }
-        )
+            report: RelayRecord(responder: self, channel: channel, record: record))
         return true
+    }
+}
+
+/// The bookkeeping of one relayed request: what the access log and the metrics record once it ends.
+final class RelayRecord: RelayReport {
+    let responder: GatewayResponder
+    let channel: HTTPResponseChannel
+    /// Status and upstream time still unknown (0, nil).
+    let record: RequestRecord
+
+    init(responder: GatewayResponder, channel: HTTPResponseChannel, record: RequestRecord) {
+        self.responder = responder
+        self.channel = channel
+        self.record = record
+    }
+
+    func relayFailed(_ error: any Error) {
+        let observer = responder.observer
+        observer.finished(route: record.route)
+        // The client left before the head: there is no one to answer or to log for.
+        guard let error = error as? GatewayError else { return }
+        observer.upstreamError(route: record.route, code: error.code.rawValue)
+        channel.send(responder.observed(error.response(requestID: record.requestID), record))
+    }
+
+    func relayEnded(_ ending: UpstreamRelay.Ending) {
+        let observer = responder.observer
+        observer.finished(route: record.route)
+        var record = record
+        record.status = ending.status
+        record.upstreamDuration = ending.upstreamDuration
+        observer.completed(record, bytes: ending.bytes, failed: ending.failed)
     }
 }

@@ -215,6 +215,13 @@ public final class GatewayResponder: HTTPResponder {
             requestID: requestID, route: route, method: request.method, target: request.target,
             status: response.status, peer: request.peer, client: client, started: started,
             upstreamDuration: upstream)
+        return observed(response, record)
+    }
+
+    /// `observed` for a request known by its record (`status` is taken from the response).
+    func observed(_ response: HTTPServerResponse, _ record: RequestRecord) -> HTTPServerResponse {
+        var record = record
+        record.status = response.status
         switch response.body {
         case .empty:
             observer.completed(record, bytes: 0)
@@ -225,7 +232,7 @@ public final class GatewayResponder: HTTPResponder {
         case .stream(let length, let write):
             let observer = self.observer
             var wrapped = response
-            wrapped.body = .stream(length: length) { writer in
+            wrapped.body = .stream(length: length) { [record] writer in
                 let counter = ByteCounter()
                 do {
                     try await write(

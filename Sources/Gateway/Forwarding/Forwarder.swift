@@ -74,30 +74,27 @@ public struct Forwarder: Sendable {
     /// from the server's loop (`LinkRelay`, plain http) or AsyncHTTPClient's event loop (`UpstreamRelay`); returns
     /// at once.
     /// - Parameters:
-    ///   - onError: the request failed before the upstream's head (a `GatewayError`, or a cancellation when the
-    ///     client left); nothing has been sent to the client.
-    ///   - onEnd: the response went to the client, completely or cut short.
+    ///   - report: told how the request ended (`RelayReport`).
     func forward(
         _ request: HTTPServerRequest,
         target: String,
         to upstream: Upstream,
         requestID: String,
         through channel: HTTPResponseChannel,
-        onError: @escaping @Sendable (any Error) -> Void,
-        onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
+        report: any RelayReport
     ) {
         let forwarded: HeaderFilter.ForwardedRequest
         do {
             forwarded = try upstream.filter.request(request.headers, requestID: requestID)
         } catch {
-            onError(error)
+            report.relayFailed(error)
             return
         }
         var headers = forwarded.headers
         headers.add("Authorization", upstream.credential.bearer)
         client.send(
             method: request.method, upstream: upstream, target: target, headers: headers, requestID: requestID,
-            relayingTo: channel, onError: onError, onEnd: onEnd)
+            relayingTo: channel, report: report)
     }
 
     private func send(

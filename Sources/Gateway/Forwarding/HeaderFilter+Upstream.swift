@@ -6,16 +6,16 @@ extension HeaderFilter {
     /// AsyncHTTPClient's `UpstreamRelay` and the server loop's `LinkRelay`): the status as is, the headers filtered,
     /// and the body as status and method allow: none for 1xx, 204 and 304; for HEAD none, but with the length the
     /// upstream announced (MHD sends it as Content-Length); otherwise `write`, with the upstream's length when it
-    /// gave one.
+    /// gave one (`length`, from the upstream's framing).
     func clientResponse(
         status: Int,
         headers upstreamHeaders: MicroHTTPServer.HTTPHeaders,
+        length: Int?,
         method: String,
         requestID: String,
         write: @escaping @Sendable (ResponseBodyWriter) async throws -> Void
     ) -> HTTPServerResponse {
         let headers = response(upstreamHeaders, requestID: requestID)
-        let length = upstreamHeaders["Content-Length"].flatMap(Self.parseContentLength)
         if status == 204 || status == 304 || (100..<200).contains(status) {
             return HTTPServerResponse(status: status, headers: headers, body: .empty)
         }
@@ -36,7 +36,9 @@ extension HeaderFilter {
         var converted = MicroHTTPServer.HTTPHeaders()
         converted.reserveCapacity(upstreamHeaders.count)
         for field in upstreamHeaders { converted.add(field.name, field.value) }
+        let length = upstreamHeaders.first(name: "Content-Length").flatMap(Self.parseContentLength)
         return clientResponse(
-            status: Int(status), headers: converted, method: method, requestID: requestID, write: write)
+            status: Int(status), headers: converted, length: length, method: method, requestID: requestID,
+            write: write)
     }
 }

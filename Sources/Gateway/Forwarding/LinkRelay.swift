@@ -10,12 +10,12 @@ import UpstreamLink
 /// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
 final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     let channel: HTTPResponseChannel
-    let filter: HeaderFilter
+    /// Held for its header rules (`filter`): a reference, where a copy of the filter retained each of its strings.
+    let upstream: Upstream
     let method: String
     let requestID: String
     let started = ContinuousClock.now
-    let onEnd: @Sendable (UpstreamRelay.Ending) -> Void
-    let onError: @Sendable (any Error) -> Void
+    let report: any RelayReport
     /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
     /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
     /// connection calls while it holds the exchange. (Not weak: a weak reference allocates a side table per
@@ -26,24 +26,30 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     init(
         channel: HTTPResponseChannel,
-        filter: HeaderFilter,
+        upstream: Upstream,
         method: String,
         requestID: String,
-        onError: @escaping @Sendable (any Error) -> Void,
-        onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
+        report: any RelayReport
     ) {
         self.channel = channel
-        self.filter = filter
+        self.upstream = upstream
         self.method = method
         self.requestID = requestID
-        self.onError = onError
-        self.onEnd = onEnd
+        self.report = report
     }
 
-    func linkReceived(head upstream: HTTP1ResponseParser.Head) {
+    func linkReceived(head: HTTP1ResponseParser.Head) {
+        // The parser knows the body's length already; only a HEAD answer's announced length is read again.
+        let length: Int? =
+            switch head.framing {
+            case .length(let count): count
+            case .none where method == "HEAD":
+                head.headers["Content-Length"].flatMap(HeaderFilter.parseContentLength)
+            case .none, .chunked, .untilClose: nil
+            }
         // The body's writer is unused: this relay sends the body itself.
-        let response = filter.clientResponse(
-            status: upstream.status, headers: upstream.headers, method: method, requestID: requestID
+        let response = upstream.filter.clientResponse(
+            status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
         ) { _ in }
         progress.received(head: response, after: .now - started)
     }
@@ -70,7 +76,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     func linkFailed(_ error: LinkError) {
         progress.ended = true
         guard progress.hasHead else {
-            onError(Self.gatewayError(for: error))
+            report.relayFailed(Self.gatewayError(for: error))
             return
         }
         // The head is known: send what there is, then cut the body short, so the client sees it.
@@ -88,7 +94,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     }
 
     private func end(failed: Bool) {
-        onEnd(progress.ending(failed: failed))
+        report.relayEnded(progress.ending(failed: failed))
     }
 
     /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,

@@ -98,7 +98,7 @@ public final class UpstreamClient: Sendable {
     /// the server's loop thread (`LinkClient`, `LinkRelay`); otherwise AsyncHTTPClient's delegate runs on one event
     /// loop, which the pool prefers for the connection too. Not `.delegateAndChannel`: the pool closes such
     /// loop-bound connections as soon as they are idle (measured: one upstream connection per request).
-    /// Transport failures reach `onError` as labgate's 502/504.
+    /// Transport failures reach `report.relayFailed` as labgate's 502/504.
     func send(
         method: String,
         upstream: Upstream,
@@ -106,20 +106,18 @@ public final class UpstreamClient: Sendable {
         headers: MicroHTTPServer.HTTPHeaders,
         requestID: String,
         relayingTo channel: HTTPResponseChannel,
-        onError: @escaping @Sendable (any Error) -> Void,
-        onEnd: @escaping @Sendable (UpstreamRelay.Ending) -> Void
+        report: any RelayReport
     ) {
         if channel.loop.isCurrent, let link = upstream.link {
             let relay = LinkRelay(
-                channel: channel, filter: upstream.filter, method: method, requestID: requestID, onError: onError,
-                onEnd: onEnd)
+                channel: channel, upstream: upstream, method: method, requestID: requestID, report: report)
             do {
                 let exchange = try link.execute(
                     method: method, target: target, headers: headers, on: channel.loop, handler: relay)
                 relay.exchange = exchange
                 channel.onCancel { exchange.cancel() }
             } catch {
-                onError(LinkRelay.gatewayError(for: error))
+                report.relayFailed(LinkRelay.gatewayError(for: error))
             }
             return
         }
@@ -130,13 +128,13 @@ public final class UpstreamClient: Sendable {
             request = try HTTPClient.Request(
                 url: url, method: NIOHTTP1.HTTPMethod(rawValue: method), headers: Self.clientHeaders(headers))
         } catch {
-            onError(Self.gatewayError(for: error))
+            report.relayFailed(Self.gatewayError(for: error))
             return
         }
         let eventLoop = http.eventLoopGroup.next()
         let relay = UpstreamRelay(
             channel: channel, filter: filter, method: method, requestID: requestID, eventLoop: eventLoop,
-            onError: { onError(Self.gatewayError(for: $0)) }, onEnd: onEnd)
+            report: report)
         // No deadline timer: the server ends exchanges past the same request deadline (HTTPServer's sweeper), and
         // that cancels this request (`onCancel`); the idle (read) timeout still gives a 504.
         let task = http.execute(request: request, delegate: relay, eventLoop: .delegate(on: eventLoop), logger: nil)

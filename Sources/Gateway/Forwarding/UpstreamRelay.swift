@@ -29,10 +29,9 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     var isHead: Bool { method == "HEAD" }
     let requestID: String
     let started: ContinuousClock.Instant
-    /// The request's end: called once, on the event loop.
-    let onEnd: @Sendable (Ending) -> Void
-    /// An error before the response head: the client gets labgate's error response for it.
-    let onError: @Sendable (any Error) -> Void
+    /// Told once, on the event loop, how the request ended; an error before the response head becomes labgate's
+    /// error response.
+    let report: any RelayReport
     private let state: NIOLoopBoundBox<RelayProgress>
 
     init(
@@ -41,16 +40,14 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         method: String,
         requestID: String,
         eventLoop: any EventLoop,
-        onError: @escaping @Sendable (any Error) -> Void,
-        onEnd: @escaping @Sendable (Ending) -> Void
+        report: any RelayReport
     ) {
         self.channel = channel
         self.filter = filter
         self.method = method
         self.requestID = requestID
         self.started = .now
-        self.onError = onError
-        self.onEnd = onEnd
+        self.report = report
         self.state = .makeBoxSendingValue(RelayProgress(), eventLoop: eventLoop)
     }
 
@@ -90,7 +87,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         }
         if ended { return }
         guard hasHead else {
-            onError(error)
+            report.relayFailed(UpstreamClient.gatewayError(for: error))
             return
         }
         // The head is known: send what there is, then cut the body short, so the client sees it.
@@ -108,6 +105,6 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     }
 
     private func end(failed: Bool) {
-        onEnd(state.withValue { $0.ending(failed: failed) })
+        report.relayEnded(state.withValue { $0.ending(failed: failed) })
     }
 }
