@@ -28,9 +28,8 @@ enum ConnectionMemory {
 
     /// The bytes of the response head MHD will write for `response`.
     static func responseHeadBytes(_ response: HTTPServerResponse) -> Int {
-        var bytes = "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2  // 32: the longest reason phrase
-        for field in response.headers { bytes += field.name.utf8.count + field.value.utf8.count + 4 }
-        return bytes
+        let bytes = "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2  // 32: the longest reason phrase
+        return bytes + response.headers.contentBytes + 4 * response.headers.count
     }
 
     /// Whether `response` can be sent after a request that took `requestCost` of a pool of `poolBytes`.

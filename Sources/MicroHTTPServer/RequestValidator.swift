@@ -17,7 +17,7 @@ enum RequestValidator {
         limits: HTTPServer.Configuration
     ) -> Result<RequestFraming, Rejection> {
         var headerBytes = target.utf8.count + method.utf8.count + 12
-        for field in headers { headerBytes += field.name.utf8.count + field.value.utf8.count + 4 }
+        headerBytes += headers.contentBytes + 4 * headers.count
         if headerBytes > limits.maxHeaderBytes {
             return .failure(
                 Rejection(status: 431, code: "headers_too_large", detail: "The request headers are too large."))

@@ -106,7 +106,7 @@ extension HTTP1ResponseParser {
         }
         let interim = status < 200
         var headers = HTTPHeaders()
-        if !interim && expectedFields > 0 { headers.reserveCapacity(expectedFields) }
+        if !interim && expectedFields > 0 { headers.reserveCapacity(expectedFields, bytes: head.count) }
         var fields = FramingFields()
         while true {
             let line = nextLine(head, &cursor)
@@ -176,11 +176,10 @@ extension HTTP1ResponseParser {
         if bytes[start] == ASCII.space || bytes[start] == ASCII.tab {
             throw Error(.malformedHeader, "upstream sent a folded header line (obs-fold)")
         }
-        // The name runs to the first colon and must be a token: a common name is one by its exact bytes.
+        // The name runs to the first colon and must be a token.
         let colon = firstIndex(of: ASCII.colon, bytes, from: start, to: end) ?? end
         let name = UnsafeRawBufferPointer(rebasing: bytes[start..<colon])
-        let common = commonName(name)
-        guard colon > start, colon < end, common != nil || name.allSatisfy(isTokenByte) else {
+        guard colon > start, colon < end, name.allSatisfy(isTokenByte) else {
             throw Error(.malformedHeader, "upstream sent a header line that is not `token: value`")
         }
         var valueStart = colon + 1
@@ -211,11 +210,7 @@ extension HTTP1ResponseParser {
                 }
             }
         }
-        if keep {
-            headers.add(
-                common ?? String(decoding: name, as: UTF8.self),
-                valueString(UnsafeRawBufferPointer(rebasing: bytes[value])))
-        }
+        if keep { headers.add(name, UnsafeRawBufferPointer(rebasing: bytes[value])) }
     }
 
     /// Every element of the list must be the same decimal number of at most 18 digits (so it fits an `Int`).
@@ -239,58 +234,5 @@ extension HTTP1ResponseParser {
             fields.contentLength = number
         }
         if elements == 0 { fields.contentLengthBad = true }
-    }
-
-    /// A common field name as a literal String (nothing to validate or allocate), or nil.
-    static func commonName(_ name: UnsafeRawBufferPointer) -> String? {
-        switch name.count {
-        case 4:
-            if equals(name, "Date") { return "Date" }
-            if equals(name, "ETag") { return "ETag" }
-            if equals(name, "Vary") { return "Vary" }
-        case 6:
-            if equals(name, "Server") { return "Server" }
-        case 10:
-            if equals(name, "Connection") { return "Connection" }
-            if equals(name, "Set-Cookie") { return "Set-Cookie" }
-            if equals(name, "Keep-Alive") { return "Keep-Alive" }
-        case 12:
-            if equals(name, "Content-Type") { return "Content-Type" }
-        case 13:
-            if equals(name, "Cache-Control") { return "Cache-Control" }
-            if equals(name, "Last-Modified") { return "Last-Modified" }
-        case 14:
-            if equals(name, "Content-Length") { return "Content-Length" }
-        case 16:
-            if equals(name, "Content-Encoding") { return "Content-Encoding" }
-        case 17:
-            if equals(name, "Transfer-Encoding") { return "Transfer-Encoding" }
-        default:
-            break
-        }
-        return nil
-    }
-
-    /// The field value as a String, a literal for a few common ones (see `commonName`).
-    static func valueString(_ value: UnsafeRawBufferPointer) -> String {
-        switch value.count {
-        case 5:
-            if equals(value, "close") { return "close" }
-        case 7:
-            if equals(value, "chunked") { return "chunked" }
-        case 10:
-            if equals(value, "keep-alive") { return "keep-alive" }
-        case 16:
-            if equals(value, "application/json") { return "application/json" }
-        case 24:
-            if equals(value, "text/html; charset=utf-8") { return "text/html; charset=utf-8" }
-        case 25:
-            if equals(value, "text/plain; charset=utf-8") { return "text/plain; charset=utf-8" }
-        case 31:
-            if equals(value, "application/json; charset=utf-8") { return "application/json; charset=utf-8" }
-        default:
-            break
-        }
-        return String(decoding: value, as: UTF8.self)
     }
 }

@@ -67,8 +67,7 @@ public final class LinkExchange: @unchecked Sendable {
 
     /// HTTP/1.1 request bytes for a body-less request; nil when the target or a header holds a control character.
     static func requestBytes(method: String, target: String, headers: HTTPHeaders) -> ByteBuffer? {
-        var size = method.utf8.count + target.utf8.count + 14
-        for field in headers { size += field.name.utf8.count + field.value.utf8.count + 4 }
+        let size = method.utf8.count + target.utf8.count + 14 + headers.contentBytes + 4 * headers.count
         // At its size at once: `ByteBuffer()` and a reserve allocate twice.
         var buffer = ByteBufferAllocator().buffer(capacity: size)
         var valid = true
@@ -79,9 +78,9 @@ public final class LinkExchange: @unchecked Sendable {
             valid =
                 head.copy(method, .token) && head.copy(" ") && head.copy(target, .target)
                 && head.copy(" HTTP/1.1\r\n")
-            for field in headers where valid {
+            headers.forEachField { name, value in
                 valid =
-                    head.copy(field.name, .token) && head.copy(": ") && head.copy(field.value, .fieldValue)
+                    valid && head.copy(name, .token) && head.copy(": ") && head.copy(value, .fieldValue)
                     && head.copy("\r\n")
             }
             valid = valid && head.copy("\r\n")
@@ -107,19 +106,59 @@ private struct HeadWriter {
 
     mutating func copy(_ text: String, _ rule: Rule) -> Bool {
         var text = text
-        return text.withUTF8 { bytes in
-            if rule == .token && bytes.isEmpty { return false }
-            for byte in bytes {
-                let allowed =
-                    switch rule {
-                    case .token: byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: ":")
-                    case .target: byte > 0x20 && byte != 0x7F
-                    case .fieldValue: byte != 0x0D && byte != 0x0A && byte != 0
-                    }
-                if !allowed { return false }
-            }
-            return append(UnsafeRawBufferPointer(bytes))
+        return text.withUTF8 { bytes in copy(UnsafeRawBufferPointer(bytes), rule) }
+    }
+
+    mutating func copy(_ bytes: UnsafeRawBufferPointer, _ rule: Rule) -> Bool {
+        if rule == .token && bytes.isEmpty { return false }
+        return Self.allAllowed(bytes, rule) && append(bytes)
+    }
+
+    /// Whether every byte passes `rule`: eight at a time, then the rest one by one. Checking each byte cost about
+    /// ten instructions a byte, a fifth of the request's bytes work (callgrind, issue 7).
+    static func allAllowed(_ bytes: UnsafeRawBufferPointer, _ rule: Rule) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let refused =
+                switch rule {
+                case .token:
+                    word & highBits != 0 || hasByte(below: 0x21, word) || hasByte(UInt8(ascii: ":"), word)
+                        || hasByte(0x7F, word)
+                case .target: hasByte(below: 0x21, word) || hasByte(0x7F, word)
+                case .fieldValue: hasByte(0, word) || hasByte(0x0D, word) || hasByte(0x0A, word)
+                }
+            if refused { return false }
+            index += 8
         }
+        while index < bytes.count {
+            let byte = bytes[index]
+            let allowed =
+                switch rule {
+                case .token: byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: ":")
+                case .target: byte > 0x20 && byte != 0x7F
+                case .fieldValue: byte != 0x0D && byte != 0x0A && byte != 0
+                }
+            if !allowed { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether one of the word's bytes is below `limit` (at most 128): the borrow of a subtraction reaches the high
+    /// bit of such a byte only, and a byte of 128 or more has that bit masked off.
+    @inline(__always)
+    private static func hasByte(below limit: UInt8, _ word: UInt64) -> Bool {
+        (word &- lowBits &* UInt64(limit)) & ~word & highBits != 0
+    }
+
+    /// Whether one of the word's bytes is `byte`.
+    @inline(__always)
+    private static func hasByte(_ byte: UInt8, _ word: UInt64) -> Bool {
+        hasByte(below: 1, word ^ (lowBits &* UInt64(byte)))
     }
 
     mutating func copy(_ literal: StaticString) -> Bool {

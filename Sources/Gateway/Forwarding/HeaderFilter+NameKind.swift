@@ -32,6 +32,10 @@ extension HeaderFilter {
             }
         }
 
+        static func classify(_ name: UnsafeRawBufferPointer) -> NameKind {
+            classify(name.assumingMemoryBound(to: UInt8.self))
+        }
+
         static func classify(_ name: UnsafeBufferPointer<UInt8>) -> NameKind {
             func equals(_ lowercase: StaticString) -> Bool {
                 guard lowercase.utf8CodeUnitCount == name.count else { return false }

@@ -60,23 +60,24 @@ public struct HeaderFilter: Sendable {
     public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
         let named = Self.namedByConnection(incoming)
         var out = HTTPHeaders()
-        out.reserveCapacity(incoming.count + 2)
+        // Room for Host, X-Request-Id and the credential the forwarder adds.
+        out.reserveCapacity(incoming.count + 3, bytes: incoming.contentBytes + 256)
         var contentLength: Int?
         var isChunked = false
-        for field in incoming {
-            guard Self.isToken(field.name), Self.isFieldValue(field.value) else {
+        try incoming.forEachField { (name, value) throws(GatewayError) in
+            guard Self.isToken(name), Self.isFieldValue(value) else {
                 throw GatewayError(.badRequest, "A request header has an invalid name or value.")
             }
-            let kind = NameKind(field.name)
+            let kind = NameKind.classify(name)
             if kind == .contentLength {
-                guard let length = Self.parseContentLength(field.value), contentLength == nil || contentLength == length
+                guard let length = Self.parseContentLength(value), contentLength == nil || contentLength == length
                 else { throw GatewayError(.badRequest, "The Content-Length header is malformed.") }
                 contentLength = length
             } else if kind == .transferEncoding {
                 isChunked = true
             }
-            if kind.isDroppedFromRequests || Self.isNamed(field.name, in: named) { continue }
-            out.add(field.name, field.value)
+            if kind.isDroppedFromRequests || Self.isNamed(name, in: named) { return }
+            out.add(name, value)
         }
         if isChunked && contentLength != nil {
             throw GatewayError(.badRequest, "Content-Length and Transfer-Encoding must not be sent together.")
@@ -96,14 +97,15 @@ public struct HeaderFilter: Sendable {
     {
         let named = Self.namedByConnection(upstreamHeaders)
         var out = HTTPHeaders()
-        out.reserveCapacity(upstreamHeaders.count + 1)
-        for field in upstreamHeaders {
-            let kind = NameKind(field.name)
-            if kind.isDroppedFromResponses || Self.isNamed(field.name, in: named) { continue }
+        out.reserveCapacity(upstreamHeaders.count + 1, bytes: upstreamHeaders.contentBytes + 64)
+        upstreamHeaders.forEachField { name, value in
+            let kind = NameKind.classify(name)
+            if kind.isDroppedFromResponses || Self.isNamed(name, in: named) { return }
             if kind == .location {
-                out.add(field.name, rewriteLocation(field.value, gatewayOrigin: gatewayOrigin))
+                var location = rewriteLocation(String(decoding: value, as: UTF8.self), gatewayOrigin: gatewayOrigin)
+                location.withUTF8 { out.add(name, UnsafeRawBufferPointer($0)) }
             } else {
-                out.add(field.name, field.value)
+                out.add(name, value)
             }
         }
         out.add("X-Request-Id", requestID)
@@ -111,15 +113,12 @@ public struct HeaderFilter: Sendable {
     }
 
     /// Whether `name` is an HTTP token (RFC 9110 `tchar`s, at least one).
-    static func isToken(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            let (low, high) = tokenBytes
-            return !bytes.isEmpty
-                && bytes.allSatisfy { byte in
-                    byte < 64 ? (low >> byte) & 1 == 1 : byte < 128 && (high >> (byte - 64)) & 1 == 1
-                }
-        }
+    static func isToken(_ name: UnsafeRawBufferPointer) -> Bool {
+        let (low, high) = tokenBytes
+        return !name.isEmpty
+            && name.allSatisfy { byte in
+                byte < 64 ? (low >> byte) & 1 == 1 : byte < 128 && (high >> (byte - 64)) & 1 == 1
+            }
     }
 
     /// RFC 9110 `tchar` as a bit set over ASCII (`!#$%&'*+-.^_`|~`, digits, letters): one shift per byte, where
@@ -134,9 +133,8 @@ public struct HeaderFilter: Sendable {
     }()
 
     /// Whether `value` is a field value: visible characters, spaces, tabs and non-ASCII bytes; no other controls.
-    static func isFieldValue(_ value: String) -> Bool {
-        var value = value
-        return value.withUTF8 { bytes in bytes.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) } }
+    static func isFieldValue(_ value: UnsafeRawBufferPointer) -> Bool {
+        value.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
     }
 
     // MARK: - Request ids
@@ -172,19 +170,25 @@ public struct HeaderFilter: Sendable {
 
     /// Calls `body` with the bytes of each non-empty token of every `Connection` header, trimmed, as sent. Works on
     /// the value's bytes: splitting the String cost an array and a String per token, twice per request (issue 7).
-    private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        for field in headers where HTTPHeaders.equalFold(field.name, "Connection") {
-            var value = field.value
-            value.withUTF8 { bytes in
-                HTTPHeaders.forEachListElement(UnsafeRawBufferPointer(bytes), in: 0..<bytes.count) { token in
-                    if !token.isEmpty { body(UnsafeBufferPointer(rebasing: bytes[token])) }
-                }
+    private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (UnsafeRawBufferPointer) -> Void) {
+        headers.forEachField { name, value in
+            guard HTTPHeaders.equalFold(name, "Connection") else { return }
+            HTTPHeaders.forEachListElement(value, in: 0..<value.count) { token in
+                if !token.isEmpty { body(UnsafeRawBufferPointer(rebasing: value[token])) }
             }
         }
     }
 
     /// The length a `Content-Length` value states, or nil when it is malformed. A list of equal values (`5, 5`)
     /// counts as one, as RFC 9110 allows.
+    public static func parseContentLength(_ value: UnsafeRawBufferPointer) -> Int? {
+        if (1...18).contains(value.count), value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return value.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        return parseContentLength(String(decoding: value, as: UTF8.self))
+    }
+
+    /// `parseContentLength` of a String.
     public static func parseContentLength(_ value: String) -> Int? {
         // The usual shape, plain digits, without splitting.
         if (1...18).contains(value.utf8.count), value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
@@ -215,8 +219,10 @@ public struct HeaderFilter: Sendable {
     }
 
     /// Whether a header is one the `Connection` header named (`named` is lowercase, and nearly always empty).
-    static func isNamed(_ name: String, in named: [String]) -> Bool {
-        for token in named where HTTPHeaders.equalFold(token, name) { return true }
+    static func isNamed(_ name: UnsafeRawBufferPointer, in named: [String]) -> Bool {
+        for var token in named where token.withUTF8({ HTTPHeaders.equalFold(UnsafeRawBufferPointer($0), name) }) {
+            return true
+        }
         return false
     }
 
