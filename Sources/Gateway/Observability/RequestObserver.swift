@@ -72,8 +72,10 @@ public final class RequestObserver: Sendable {
     /// Records one finished exchange: the request counter, the latency histogram, the access-log line.
     func completed(_ record: RequestRecord, bytes: Int, failed: Bool = false) {
         let duration = ContinuousClock.now - record.started
-        requestCounter(route: record.route, method: Self.methodLabel(record.method), status: record.status).increment()
-        durationTimer(route: record.route).recordNanoseconds(duration.nanoseconds)
+        let metrics = requestMetrics(
+            route: record.route, method: Self.methodLabel(record.method), status: record.status)
+        metrics.counter.increment()
+        metrics.timer.recordNanoseconds(duration.nanoseconds)
         guard let accessLog else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(record.requestID),
@@ -100,28 +102,29 @@ public final class RequestObserver: Sendable {
         var status: Int
     }
 
-    /// The per-request metric objects, made once per series: looking them up in the factory for every request
-    /// (labels built, sanitised, found in the registry) cost more than the rest of the bookkeeping (issue 7).
-    let requestCounters = Mutex<[RequestSeries: Counter]>([:])
-    let durationTimers = Mutex<[String: Timer]>([:])
-
-    func requestCounter(route: String, method: String, status: Int) -> Counter {
-        let series = RequestSeries(route: route, method: method, status: status)
-        if let counter = requestCounters.withLock({ $0[series] }) { return counter }
-        let counter = Counter(
-            label: "labgate_requests_total",
-            dimensions: [("route", route), ("method", method), ("status", "\(status)")],
-            factory: factory
-        )
-        requestCounters.withLock { $0[series] = counter }
-        return counter
+    /// A series' counter and its route's latency timer.
+    struct RequestMetrics {
+        var counter: Counter
+        var timer: Timer
     }
 
-    func durationTimer(route: String) -> Timer {
-        if let timer = durationTimers.withLock({ $0[route] }) { return timer }
-        let timer = Timer(label: "labgate_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-        durationTimers.withLock { $0[route] = timer }
-        return timer
+    /// The per-request metric objects, made once per series and found with one look-up: looking them up in the
+    /// factory for every request (labels built, sanitised, found in the registry) cost more than the rest of the
+    /// bookkeeping, and two look-ups (series, then route) a hash and a lock more than one (issue 7).
+    let requestMetrics = Mutex<[RequestSeries: RequestMetrics]>([:])
+
+    func requestMetrics(route: String, method: String, status: Int) -> RequestMetrics {
+        let series = RequestSeries(route: route, method: method, status: status)
+        if let metrics = requestMetrics.withLock({ $0[series] }) { return metrics }
+        // The factory hands out the same timer for a route's every series.
+        let metrics = RequestMetrics(
+            counter: Counter(
+                label: "labgate_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", "\(status)")],
+                factory: factory),
+            timer: Timer(label: "labgate_request_duration_seconds", dimensions: [("route", route)], factory: factory))
+        requestMetrics.withLock { $0[series] = metrics }
+        return metrics
     }
 
     /// The Prometheus text exposition of every metric.
@@ -136,11 +139,13 @@ public final class RequestObserver: Sendable {
         return ByteBuffer(bytes: bytes)
     }
 
-    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-    /// Methods are client-chosen strings: only known ones become labels, so the series stay bounded.
+    /// Methods are client-chosen strings: only known ones become labels, so the series stay bounded. A switch, not
+    /// a Set: the method is nearly always one of these literals, which compare without hashing.
     static func methodLabel(_ method: String) -> String {
-        knownMethods.contains(method) ? method : "OTHER"
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS": method
+        default: "OTHER"
+        }
     }
 }
 
