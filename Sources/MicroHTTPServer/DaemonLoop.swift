@@ -100,6 +100,7 @@ final class DaemonLoop: Sendable {
             loop.settling = ready == 0
             loop.parkedInRun = 0
             _ = MHD_run(daemon.pointer)
+            loop.endRound()
         }
         loop.leave()
         commands.withLock { $0.stopped = true }

@@ -10,6 +10,11 @@ public protocol ServerLoopWatcher: AnyObject {
     func ready(readable: Bool, writable: Bool, hangUp: Bool)
 }
 
+/// Work held until the end of the loop's current round (`ServerLoop.atRoundEnd`). Called on the loop thread only.
+public protocol ServerLoopRoundEnd: AnyObject {
+    func roundEnded()
+}
+
 /// The server's loop thread, open to other descriptors: a client for upstream connections can do its socket work on
 /// the thread that runs libmicrohttpd, so that a proxied request never changes threads (issue 7: the hops between
 /// MHD's thread and an HTTP client's event loop cost more than the rest of the request).
@@ -29,6 +34,7 @@ public final class ServerLoop: @unchecked Sendable {
     private var watchers: [Int32: any ServerLoopWatcher] = [:]
     private var tickers: [() -> Void] = []
     private var endings: [() -> Void] = []
+    private var roundEnders: [any ServerLoopRoundEnd] = []
     private var lastTick = ContinuousClock.now
     /// Set for an MHD round that follows a wait that brought nothing: exchanges parked for their answer suspend
     /// then, so that the loop can sleep (`Exchange.park`).
@@ -97,6 +103,13 @@ public final class ServerLoop: @unchecked Sendable {
         watchers[fd] = nil
     }
 
+    /// `work.roundEnded()` runs once this round's libmicrohttpd run is over. For writes that wake another process
+    /// (a request to an upstream): made together after the round, they no longer hand the core to that process in
+    /// the middle of the round's work (issue 7).
+    public func atRoundEnd(_ work: any ServerLoopRoundEnd) {
+        roundEnders.append(work)
+    }
+
     /// `tick` runs on the loop thread about every 250 ms (at most a second apart): for timeouts.
     public func addTicker(_ tick: @escaping () -> Void) {
         tickers.append(tick)
@@ -150,6 +163,15 @@ public final class ServerLoop: @unchecked Sendable {
         guard now - lastTick >= .milliseconds(250) else { return }
         lastTick = now
         for tick in tickers { tick() }
+    }
+
+    /// Runs the work held for the end of the round, including what that work holds in turn.
+    func endRound() {
+        while !roundEnders.isEmpty {
+            let work = roundEnders
+            roundEnders.removeAll(keepingCapacity: true)
+            for item in work { item.roundEnded() }
+        }
     }
 
     /// Whether `wake` was called on the loop thread since the last call: then the next wait must not block.

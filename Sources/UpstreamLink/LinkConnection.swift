@@ -10,7 +10,7 @@ import NIOCore
 ///
 /// `@unchecked Sendable` holds because it is touched on the loop thread only (it is captured by the loop's queued
 /// work, which runs there).
-final class LinkConnection: ServerLoopWatcher, @unchecked Sendable {
+final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Sendable {
     enum Phase {
         case connecting
         /// In the pool, waiting for a request; a readable socket now means the upstream closed it.
@@ -77,8 +77,12 @@ final class LinkConnection: ServerLoopWatcher, @unchecked Sendable {
         paused = false
         if phase == .idle {
             phase = .sending
-            send()
+            pool.loop.atRoundEnd(self)  // sent with the round's other requests (`ServerLoop.atRoundEnd`)
         }
+    }
+
+    func roundEnded() {
+        if phase == .sending { send() }
     }
 
     // MARK: Loop events

@@ -24,6 +24,29 @@ import Testing
         }
     }
 
+    /// Work held for the end of the round (`ServerLoop.atRoundEnd`, how the upstream client sends its requests) runs
+    /// in that round, and so does work it holds in turn: the answers it sends go out, with no suspend.
+    @Test func workHeldForTheRoundsEndRunsInThatRound() async throws {
+        try await withServer(
+            { $0.loops = 1 },
+            responder: ChannelResponder { request, channel in
+                let loop = channel.loop
+                loop.atRoundEnd(
+                    RoundEndWork {
+                        loop.atRoundEnd(
+                            RoundEndWork {
+                                channel.send(HTTPServerResponse(status: 200, body: .string(request.target)))
+                            })
+                    })
+                return true
+            }
+        ) { server in
+            let texts = try await Self.getSequentially(100, port: server.port)
+            #expect(texts == (0..<100).map { "/n/\($0)" })
+            #expect(server.suspensionCount == 0)
+        }
+    }
+
     /// The answer comes from another thread a fraction of a millisecond later, as an HTTP client's answer does:
     /// the loop waits for it (`DaemonLoop.lingerMilliseconds`) instead of suspending the connection after a round
     /// that brought nothing. Without that wait nearly every one of the 100 requests is suspended.
@@ -108,4 +131,11 @@ import Testing
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
+}
+
+/// A closure run at the end of the loop's round.
+final class RoundEndWork: ServerLoopRoundEnd, Sendable {
+    let work: @Sendable () -> Void
+    init(_ work: @escaping @Sendable () -> Void) { self.work = work }
+    func roundEnded() { work() }
 }

@@ -47,7 +47,10 @@ public struct Router: Sendable {
         case "genie":
             return genieRoute(method: method, rest: rest, query: target.query)
         case "labric":
-            let upstreamPath = rest.isEmpty ? (labricBase.isEmpty ? "/" : labricBase) : labricBase + rest
+            // Without a base path the rest is the upstream path: a copy, where appending it to "" cost 770 instructions.
+            let upstreamPath =
+                rest.isEmpty
+                ? (labricBase.isEmpty ? "/" : labricBase) : labricBase.isEmpty ? String(rest) : labricBase + rest
             return .labric(target: Self.join(upstreamPath, target.query))
         case "healthz" where rest.isEmpty && Self.isRead(method): return .healthz
         case "readyz" where rest.isEmpty && Self.isRead(method): return .readyz
