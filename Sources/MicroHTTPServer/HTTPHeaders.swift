@@ -1,6 +1,6 @@
 /// An ordered list of header fields, as they arrived; look-ups ignore case as HTTP says.
 ///
-/// The fields are kept as bytes, every name and value in one array and each followed by a NUL: a request's headers
+/// The fields are kept as bytes, every name and value in one array (one allocation) and each followed by a NUL: a request's headers
 /// go from libmicrohttpd to the upstream socket, and an answer's back, as copies of bytes, with no String made and
 /// no reference counted per field (`forEachField`), and libmicrohttpd reads the NUL-terminated bytes in place.
 /// As Strings of one String per field, the header loops cost about half of a proxied request's retains (callgrind,
@@ -8,22 +8,15 @@
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public typealias Element = (name: String, value: String)
 
-    /// Where one field's bytes are: the name at `start`, a NUL, the value, a NUL.
-    @usableFromInline
-    struct Span: Sendable {
-        @usableFromInline var start: Int
-        @usableFromInline var nameCount: Int
-        @usableFromInline var valueCount: Int
-
-        @usableFromInline var valueStart: Int { start + nameCount + 1 }
-        @usableFromInline var end: Int { valueStart + valueCount + 1 }
-    }
-
-    /// The fields' bytes in its first `used` bytes; zeros after them, so that a field written there is followed by a
-    /// NUL without writing one.
+    /// The fields in the first `used` bytes, one record each: the name's and the value's byte counts (two
+    /// `UInt32`s), the name, a NUL, the value, a NUL. One allocation for the whole list. Zeros follow `used`, so
+    /// that a field written there is followed by its NULs without writing them.
     @usableFromInline var storage: [UInt8] = []
     @usableFromInline var used = 0
-    @usableFromInline var spans: [Span] = []
+    public private(set) var count = 0
+
+    /// A record's bytes besides the name and the value.
+    @usableFromInline static let recordOverhead = 10
 
     public init() {}
 
@@ -36,37 +29,39 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         self.init(elements)
     }
 
-    public var count: Int { spans.count }
-
     /// The bytes of every name and value, without separators or line ends.
-    public var contentBytes: Int { used - 2 * spans.count }
+    public var contentBytes: Int { used - Self.recordOverhead * count }
 
     public struct Iterator: IteratorProtocol {
         let headers: HTTPHeaders
-        var index = 0
+        var offset = 0
 
         public mutating func next() -> Element? {
-            guard index < headers.spans.count else { return nil }
-            defer { index += 1 }
-            return headers[field: index]
+            guard offset < headers.used else { return nil }
+            return headers.storage.withUnsafeBytes { bytes in
+                let (name, value, next) = HTTPHeaders.record(bytes, at: offset)
+                offset = next
+                return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            }
         }
     }
 
     public func makeIterator() -> Iterator { Iterator(headers: self) }
 
-    /// The field at `index`, as Strings.
-    public subscript(field index: Int) -> Element {
-        let span = spans[index]
-        return storage.withUnsafeBytes { bytes in
-            (
-                String(
-                    decoding: UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.start + span.nameCount]),
-                    as: UTF8.self),
-                String(
-                    decoding: UnsafeRawBufferPointer(
-                        rebasing: bytes[span.valueStart..<span.valueStart + span.valueCount]), as: UTF8.self)
-            )
-        }
+    /// The name and value of the record at `offset`, and where the next one starts.
+    @inlinable @inline(__always)
+    static func record(_ bytes: UnsafeRawBufferPointer, at offset: Int)
+        -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, next: Int)
+    {
+        let nameCount = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        let valueCount = Int(bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+        let nameStart = offset + 8
+        let valueStart = nameStart + nameCount + 1
+        return (
+            UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameStart + nameCount]),
+            UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueStart + valueCount]),
+            valueStart + valueCount + 1
+        )
     }
 
     /// Calls `body` with each field's name and value bytes, in order. Each buffer is followed in memory by a NUL, so
@@ -78,15 +73,16 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         // Array's withUnsafeBytes rethrows untyped errors: the typed one is carried out by hand.
         var failure: E?
         storage.withUnsafeBytes { bytes in
-            for span in spans {
+            var offset = 0
+            while offset < used {
+                let (name, value, next) = Self.record(bytes, at: offset)
                 do throws(E) {
-                    try body(
-                        UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.start + span.nameCount]),
-                        UnsafeRawBufferPointer(rebasing: bytes[span.valueStart..<span.valueStart + span.valueCount]))
+                    try body(name, value)
                 } catch {
                     failure = error
                     return
                 }
+                offset = next
             }
         }
         if let failure { throw failure }
@@ -94,30 +90,51 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// The first value of the named field, or nil.
     public subscript(name: String) -> String? {
-        guard let index = firstIndex(of: name) else { return nil }
-        return self[field: index].value
+        var found: String?
+        forFields(named: name) { value in
+            found = String(decoding: value, as: UTF8.self)
+            return false
+        }
+        return found
     }
 
     /// Every value of the named field, in order.
     public func values(_ name: String) -> [String] {
+        var found: [String] = []
+        forFields(named: name) { value in
+            found.append(String(decoding: value, as: UTF8.self))
+            return true
+        }
+        return found
+    }
+
+    public func contains(_ name: String) -> Bool {
+        var found = false
+        forFields(named: name) { _ in
+            found = true
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with the value of each field named `name` while it returns true.
+    private func forFields(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
         var name = name
-        return name.withUTF8 { wanted in
-            var found: [String] = []
-            forEachField { fieldName, value in
-                if Self.equalFold(fieldName, UnsafeRawBufferPointer(wanted)) {
-                    found.append(String(decoding: value, as: UTF8.self))
+        name.withUTF8 { wanted in
+            storage.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < used {
+                    let (fieldName, value, next) = Self.record(bytes, at: offset)
+                    if Self.equalFold(fieldName, UnsafeRawBufferPointer(wanted)) && !body(value) { return }
+                    offset = next
                 }
             }
-            return found
         }
     }
 
-    public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
-
     /// Makes room for `count` fields (and, when known, their `bytes` of names and values).
     public mutating func reserveCapacity(_ count: Int, bytes: Int? = nil) {
-        spans.reserveCapacity(count)
-        grow(to: used + (bytes ?? 32 * count) + 2 * count)
+        grow(to: used + (bytes ?? 32 * count) + Self.recordOverhead * count)
     }
 
     public mutating func add(_ name: String, _ value: String) {
@@ -130,19 +147,22 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Adds a field from its bytes (copied).
     public mutating func add(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
-        let span = Span(start: used, nameCount: name.count, valueCount: value.count)
-        if span.end > storage.count { grow(to: Swift.max(span.end, 2 * storage.count)) }
-        // Two copies into zeros: Array's append(contentsOf:) cost more than the rest of the header work (callgrind).
+        let start = used
+        let end = start + name.count + value.count + Self.recordOverhead
+        if end > storage.count { grow(to: Swift.max(end, 2 * storage.count)) }
+        // Copies into zeros: Array's append(contentsOf:) cost more than the rest of the header work (callgrind).
         storage.withUnsafeMutableBytes { bytes in
+            bytes.storeBytes(of: UInt32(truncatingIfNeeded: name.count), toByteOffset: start, as: UInt32.self)
+            bytes.storeBytes(of: UInt32(truncatingIfNeeded: value.count), toByteOffset: start + 4, as: UInt32.self)
             if let source = name.baseAddress {
-                (bytes.baseAddress! + span.start).copyMemory(from: source, byteCount: name.count)
+                (bytes.baseAddress! + start + 8).copyMemory(from: source, byteCount: name.count)
             }
             if let source = value.baseAddress {
-                (bytes.baseAddress! + span.valueStart).copyMemory(from: source, byteCount: value.count)
+                (bytes.baseAddress! + start + 9 + name.count).copyMemory(from: source, byteCount: value.count)
             }
         }
-        used = span.end
-        spans.append(span)
+        used = end
+        count += 1
     }
 
     /// Makes `storage` at least `count` bytes long, in zeros.
@@ -189,19 +209,6 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     public var description: String {
         map { "\($0.name): \($0.value)" }.joined(separator: "\n")
-    }
-
-    private func firstIndex(of name: String) -> Int? {
-        var name = name
-        return name.withUTF8 { wanted in
-            storage.withUnsafeBytes { bytes in
-                spans.firstIndex { span in
-                    Self.equalFold(
-                        UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.start + span.nameCount]),
-                        UnsafeRawBufferPointer(wanted))
-                }
-            }
-        }
     }
 
     /// ASCII case-insensitive comparison, which is what header names need (and much cheaper than lowercased()).

@@ -1,0 +1,65 @@
+import Testing
+
+@testable import MicroHTTPServer
+
+/// `HTTPHeaders` keeps its fields as records in one byte array: what goes in comes out, in order, byte for byte,
+/// however many fields, and every name and value is followed by a NUL for libmicrohttpd.
+@Suite struct HTTPHeadersTests {
+    @Test func fieldsComeBackInOrderAsTheyWentIn() {
+        var headers: HTTPHeaders = ["Host": "up:8081", "X-Empty": "", "Accept": "a/b, c/d"]
+        headers.add("host", "second")
+        #expect(
+            headers.map { "\($0.name)=\($0.value)" } == ["Host=up:8081", "X-Empty=", "Accept=a/b, c/d", "host=second"])
+        #expect(headers.count == 4)
+        #expect(headers.contentBytes == "Hostup:8081X-EmptyAccepta/b, c/dhostsecond".utf8.count)
+        #expect(headers["HOST"] == "up:8081")
+        #expect(headers.values("Host") == ["up:8081", "second"])
+        #expect(headers.contains("x-empty") && !headers.contains("X-Emptyy"))
+        #expect(headers["Missing"] == nil)
+    }
+
+    /// Past the first allocation: 300 fields of growing sizes, the first ones still intact after every growth.
+    @Test func manyFieldsSurviveGrowth() {
+        var headers = HTTPHeaders()
+        for index in 0..<300 { headers.add("X-\(index)", String(repeating: "v", count: index)) }
+        #expect(headers.count == 300)
+        var index = 0
+        headers.forEachField { name, value in
+            #expect(String(decoding: name, as: UTF8.self) == "X-\(index)")
+            #expect(value.count == index && value.allSatisfy { $0 == UInt8(ascii: "v") })
+            // The NUL after each, which libmicrohttpd reads as the end of the C string.
+            #expect(
+                name.baseAddress!.load(fromByteOffset: name.count, as: UInt8.self) == 0
+                    && value.baseAddress!.load(fromByteOffset: value.count, as: UInt8.self) == 0)
+            index += 1
+        }
+        #expect(index == 300)
+    }
+
+    @Test func replaceAndRemoveKeepTheOtherFields() {
+        var headers: HTTPHeaders = ["A": "1", "b": "2", "a": "3", "C": "4"]
+        var copy = headers
+        headers.replace("a", "5")
+        #expect(headers.map { "\($0.name)=\($0.value)" } == ["b=2", "C=4", "a=5"])
+        headers.remove("c")
+        #expect(headers.map { "\($0.name)=\($0.value)" } == ["b=2", "a=5"])
+        headers.removeAll { $0.value == "2" }
+        #expect(headers.map { "\($0.name)=\($0.value)" } == ["a=5"])
+        // A copy is its own value.
+        copy.add("D", "6")
+        #expect(copy.count == 5 && headers.count == 1)
+    }
+
+    /// Bytes are kept exactly, including bytes that are not UTF-8 (a proxy forwards what it was sent).
+    @Test func bytesAreKeptExactly() {
+        var headers = HTTPHeaders()
+        let raw: [UInt8] = [0x63, 0xFF, 0xFE, 0x20, 0x09]
+        raw.withUnsafeBytes { value in
+            "X-Raw".utf8CString.withUnsafeBytes { headers.add(UnsafeRawBufferPointer(rebasing: $0.dropLast()), value) }
+        }
+        headers.forEachField { name, value in
+            #expect(Array(name) == Array("X-Raw".utf8))
+            #expect(Array(value) == raw)
+        }
+    }
+}
