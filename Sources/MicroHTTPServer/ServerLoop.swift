@@ -19,10 +19,11 @@ public protocol ServerLoopRoundEnd: AnyObject {
 /// the thread that runs libmicrohttpd, so that a proxied request never changes threads (issue 7: the hops between
 /// MHD's thread and an HTTP client's event loop cost more than the rest of the request).
 ///
-/// `watch`, `change`, `unwatch`, `addTicker` and `whenEnded` are for the loop thread only (a responder's
-/// `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers`, `tickers`, `settling`, `wokenOnLoop` and the exchange counts are
-/// touched only on the loop thread, and the rest is atomics, a mutex and descriptors fixed at creation.
+/// `watch`, `change`, `unwatch`, `atRoundEnd`, `addTicker` and `whenEnded` are for the loop thread only (a
+/// responder's `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
+/// `@unchecked Sendable` holds because `watchers`, `tickers`, `roundEnders`, `settling`, `wokenOnLoop` and the
+/// exchange counts are touched only on the loop thread, and the rest is atomics, a mutex and descriptors fixed at
+/// creation.
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32

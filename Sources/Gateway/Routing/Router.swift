@@ -47,7 +47,8 @@ public struct Router: Sendable {
         case "genie":
             return genieRoute(method: method, rest: rest, query: target.query)
         case "labric":
-            // Without a base path the rest is the upstream path: a copy, where appending it to "" cost 770 instructions.
+            // Without a base path the rest is the upstream path: a copy, where appending it to "" cost 770
+            // instructions (callgrind).
             let upstreamPath =
                 rest.isEmpty
                 ? (labricBase.isEmpty ? "/" : labricBase) : labricBase.isEmpty ? String(rest) : labricBase + rest
