@@ -213,17 +213,6 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// ASCII case-insensitive comparison, which is what header names need (and much cheaper than lowercased()).
     @inlinable
-    public static func equalFold(_ a: String, _ b: String) -> Bool {
-        // Most names differ in length: an O(1) answer before the bytes are reached (callgrind, issue 7).
-        guard a.utf8.count == b.utf8.count else { return false }
-        var a = a
-        var b = b
-        return a.withUTF8 { ua in b.withUTF8 { ub in equalFold(UnsafeRawBufferPointer(ua), UnsafeRawBufferPointer(ub)) }
-        }
-    }
-
-    /// `equalFold` on bytes.
-    @inlinable
     public static func equalFold(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         for i in 0..<a.count where a[i] != b[i] {

@@ -149,16 +149,16 @@ private struct HeadWriter {
     private static let highBits: UInt64 = 0x8080_8080_8080_8080
 
     /// Whether one of the word's bytes is below `limit` (at most 128): the borrow of a subtraction reaches the high
-    /// bit of such a byte only, and a byte of 128 or more has that bit masked off.
+    /// bit of such a byte only, and a byte of 128 or more has that bit masked off. (`hasZeroByte` is the case 1.)
     @inline(__always)
     private static func hasByte(below limit: UInt8, _ word: UInt64) -> Bool {
         (word &- lowBits &* UInt64(limit)) & ~word & highBits != 0
     }
 
-    /// Whether one of the word's bytes is `byte`.
+    /// Whether one of the word's bytes is `byte`: the parser's zero-byte test on the word with `byte` cleared.
     @inline(__always)
     private static func hasByte(_ byte: UInt8, _ word: UInt64) -> Bool {
-        hasByte(below: 1, word ^ (lowBits &* UInt64(byte)))
+        HTTP1ResponseParser.hasZeroByte(word ^ (lowBits &* UInt64(byte)))
     }
 
     mutating func copy(_ literal: StaticString) -> Bool {

@@ -182,18 +182,21 @@ public struct HeaderFilter: Sendable {
     /// The length a `Content-Length` value states, or nil when it is malformed. A list of equal values (`5, 5`)
     /// counts as one, as RFC 9110 allows.
     public static func parseContentLength(_ value: UnsafeRawBufferPointer) -> Int? {
+        // The usual shape, plain digits, without splitting.
         if (1...18).contains(value.count), value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             return value.reduce(0) { $0 * 10 + Int($1 - 0x30) }
         }
-        return parseContentLength(String(decoding: value, as: UTF8.self))
+        return parseContentLengthList(String(decoding: value, as: UTF8.self))
     }
 
     /// `parseContentLength` of a String.
     public static func parseContentLength(_ value: String) -> Int? {
-        // The usual shape, plain digits, without splitting.
-        if (1...18).contains(value.utf8.count), value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            return Int(value)
-        }
+        var value = value
+        return value.withUTF8 { parseContentLength(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A `Content-Length` that is not plain digits: a list of equal values, or malformed.
+    private static func parseContentLengthList(_ value: String) -> Int? {
         var result: Int?
         for part in value.split(separator: ",", omittingEmptySubsequences: false) {
             let digits = part.trimmingASCIIWhitespace()
