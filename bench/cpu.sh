@@ -7,7 +7,8 @@
 # Starts a static upstream (nginx, 2 workers, bench.sh's 76-byte JSON at /api/v1/ping, 401 without the credential),
 # nginx as the credential-injecting proxy (2 workers, keep-alive upstream) and `labgate serve`, then runs
 # `wrk -t2 -cCONNS -dDURs` against each, alternating, ROUNDS times, and prints req/s, p99, the proxy's CPU share
-# (user + system ticks of its processes over the round) and the CPU microseconds per request.
+# (user + system ticks of its processes over the round), the CPU microseconds per request and the share of the
+# machine's time stolen by the VM host during the round.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
 # same rounds (an A/B of two builds). Everything on 127.0.0.1, free ports, stopped on exit.
 set -euo pipefail
@@ -47,6 +48,9 @@ ticks() { # PIDS... -> user+system ticks summed
   for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
   echo "$total"
 }
+# The machine's stolen and total ticks ("steal all"): on a shared VM host, a round that loses CPU to steal is slower
+# for every proxy, and most for the one that spends more per request, so each round prints its steal.
+machine_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 
 up="$(free_port)" px="$(free_port)" lg="$(free_port)"
 nginx_conf "$TMP/up" "server { listen 127.0.0.1:$up; location = /api/v1/ping {
@@ -84,7 +88,7 @@ for port in "${PORT[@]}"; do
 done
 read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
-printf '%-9s %10s %10s %6s %12s\n' proxy req/s p99 cpu "us/request"
+printf '%-9s %10s %10s %6s %12s %6s\n' proxy req/s p99 cpu "us/request" steal
 for target in "${targets[@]}"; do  # warm-up
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$target]}/labric/api/v1/ping" >/dev/null
 done
@@ -93,12 +97,15 @@ for _ in $(seq "$ROUNDS"); do
     port=${PORT[$target]}
     if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
     before="$(ticks "${pids[@]}")"
+    read -r steal0 all0 <<<"$(machine_ticks)"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
     after="$(ticks "${pids[@]}")"
+    read -r steal1 all1 <<<"$(machine_ticks)"
     grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" \
-      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f\n", t, r, p, c / d, c * 10000 / (d * r) }'
+      -v s=$((steal1 - steal0)) -v a=$((all1 - all0)) \
+      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5.0f%%\n", t, r, p, c / d, c * 10000 / (d * r), a ? 100 * s / a : 0 }'
   done
 done
