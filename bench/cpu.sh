@@ -106,6 +106,7 @@ for _ in $(seq "$ROUNDS"); do
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" \
       -v s=$((steal1 - steal0)) -v a=$((all1 - all0)) \
-      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5.0f%%\n", t, r, p, c / d, c * 10000 / (d * r), a ? 100 * s / a : 0 }'
+      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5.0f%%\n", t, r, p, c / d, c * 10000 / (d * r),
+               a ? 100 * s / a : 0 }'
   done
 done
