@@ -263,8 +263,10 @@ fmt_rps() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 fmt_mib() { awk -v v="$1" 'BEGIN { if (v <= 0) printf "-"; else printf "%.1f MiB", v / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0 || a <= 0) printf "-"; else printf "%.2fx", a / b }'; }
 
-declare -A RPS P50 P99 PEAK BAD ERR TMO
+declare -A RPS P50 P99 PEAK BAD ERR TMO STEAL
 NOTES=()
+# shellcheck source=bench/steal.sh
+. "$HERE/steal.sh"
 
 # record KEY "rps p50 p99 bad err" [peak_kib]
 record() {
@@ -712,11 +714,12 @@ part_proxy() {
     fi
   done
 
-  local peak
+  local peak steal steal0 all0
   for c in $PROXY_CONNS; do
     for ((r = 1; r <= ROUNDS; r++)); do
       for ((i = 0; i < n; i++)); do
         name=${names[$i]}
+        read -r steal0 all0 <<<"$(machine_ticks)"
         if [[ $name == direct ]]; then
           res="$(run_wrk "$c" "${urls[$i]}" -H "Authorization: Bearer $SECRET")"
           peak=""
@@ -725,15 +728,18 @@ part_proxy() {
           res="$(run_wrk "$c" "${urls[$i]}")"
           peak="$(rss_peak_kib "${pids[$i]}")"
         fi
+        steal="$(steal_since "$steal0" "$all0")"
         record "px,$name,$c" "$res" "$peak"
-        log "  c=$c round $r/$ROUNDS $name: $(awk '{ printf "%.0f req/s, p50 %d us, p99 %d us", $1, $2, $3; if ($4) printf ", %d non-2xx", $4; if ($5) printf ", %d socket errors", $5 }' <<<"$res")${peak:+, peak RSS $((peak / 1024)) MiB}"
+        ((steal > ${STEAL[px,$name,$c]:-0})) && STEAL[px,$name,$c]=$steal
+        log "  c=$c round $r/$ROUNDS $name: $(awk '{ printf "%.0f req/s, p50 %d us, p99 %d us", $1, $2, $3; if ($4) printf ", %d non-2xx", $4; if ($5) printf ", %d socket errors", $5 }' <<<"$res")${peak:+, peak RSS $((peak / 1024)) MiB}, steal $steal%"
       done
     done
   done
 
   echo
-  printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %8s %8s\n' conns proxy "req/s" spread p50 p99 "peak RSS" "rps/ngx" "p99/ngx"
-  hr 94
+  printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %6s | %8s %8s\n' conns proxy "req/s" spread p50 p99 "peak RSS" steal \
+    "rps/ngx" "p99/ngx"
+  hr 103
   local key nkey rps p50 p99 nrps np99 mark
   for c in $PROXY_CONNS; do
     nkey="px,nginx,$c"
@@ -747,9 +753,9 @@ part_proxy() {
       MARK=""
       problem_note "$key" "$name c=$c"
       mark=$MARK
-      printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %8s %8s%s\n' "$c" "$name" "$(fmt_rps "$rps")" "$(spread_of RPS "$key")" \
-        "$(fmt_lat "$p50")" "$(fmt_lat "$p99")" \
-        "$(fmt_mib "${PEAK[$key]:-0}")" "$(ratio "$rps" "$nrps")" "$(ratio "$p99" "$np99")" "$mark"
+      printf '%-6s %-9s | %10s %7s %9s %9s | %11s | %6s | %8s %8s%s\n' "$c" "$name" "$(fmt_rps "$rps")" \
+        "$(spread_of RPS "$key")" "$(fmt_lat "$p50")" "$(fmt_lat "$p99")" "$(fmt_mib "${PEAK[$key]:-0}")" \
+        "${STEAL[$key]:-0}%" "$(ratio "$rps" "$nrps")" "$(ratio "$p99" "$np99")" "$mark"
     done
   done
   echo "(median of $ROUNDS rounds of ${DURATION}s; spread: (max - min) / median of the rounds' req/s. peak RSS:"
@@ -760,6 +766,8 @@ part_proxy() {
     echo " NOT reset between rounds (clear_refs not writable), so cumulative over the run."
   fi
   [[ $DIRECT == 1 ]] && echo " 'direct': wrk straight to the upstream (sending the credential itself), for reference."
+  echo " steal: the most of the machine's time the VM host took during one of the row's rounds (/proc/stat); a row"
+  echo " with steal ran on less CPU than its neighbours, and its ratio to nginx says more about the host than the proxy."
   echo " nginx and HAProxy log nothing per request; labgate's stdout/stderr go to a file."
   echo " Issue 7 target at 64 connections: labgate rps/ngx >= 1.00 and p99/ngx <= 1.00)"
   # shellcheck disable=SC2086

@@ -48,9 +48,8 @@ ticks() { # PIDS... -> user+system ticks summed
   for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
   echo "$total"
 }
-# The machine's stolen and total ticks ("steal all"): on a shared VM host, a round that loses CPU to steal is slower
-# for every proxy, and most for the one that spends more per request, so each round prints its steal.
-machine_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# shellcheck source=bench/steal.sh
+. "$HERE/steal.sh"
 
 up="$(free_port)" px="$(free_port)" lg="$(free_port)"
 nginx_conf "$TMP/up" "server { listen 127.0.0.1:$up; location = /api/v1/ping {
@@ -100,13 +99,11 @@ for _ in $(seq "$ROUNDS"); do
     read -r steal0 all0 <<<"$(machine_ticks)"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
     after="$(ticks "${pids[@]}")"
-    read -r steal1 all1 <<<"$(machine_ticks)"
+    steal="$(steal_since "$steal0" "$all0")"
     grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
-    awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" \
-      -v s=$((steal1 - steal0)) -v a=$((all1 - all0)) \
-      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5.0f%%\n", t, r, p, c / d, c * 10000 / (d * r),
-               a ? 100 * s / a : 0 }'
+    awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" -v s="$steal" \
+      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5d%%\n", t, r, p, c / d, c * 10000 / (d * r), s }'
   done
 done
