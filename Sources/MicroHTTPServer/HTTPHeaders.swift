@@ -1,17 +1,21 @@
 /// An ordered list of header fields, as they arrived; look-ups ignore case as HTTP says.
 ///
-/// The fields are kept as bytes, every name and value in one array (one allocation), each followed by a NUL: a
+/// The fields are kept as bytes, every name and value in one buffer (one allocation), each followed by a NUL: a
 /// request's headers go from libmicrohttpd to the upstream socket, and an answer's back, as copies of bytes, with no
 /// String made and no reference counted per field (`forEachField`), and libmicrohttpd reads the NUL-terminated
 /// bytes in place. As one String per name and value, the header loops made about a third of a proxied request's
 /// retains (callgrind, issue 7). The String API below makes its Strings when asked.
-public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+///
+/// `@unchecked Sendable` because of `FieldBytes`, a `ManagedBuffer`, which Swift marks as not Sendable: a buffer
+/// changes only while one list holds it (`add` copies a shared one first), so a list sent elsewhere shares only
+/// bytes that no one writes, as an `[UInt8]` would.
+public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public typealias Element = (name: String, value: String)
 
     /// The fields in the first `used` bytes, one record each: the name's and the value's byte counts (two
-    /// `UInt32`s), the name, a NUL, the value, a NUL. One allocation for the whole list. Zeros follow `used`, so
-    /// that a field written there is followed by its NULs without writing them.
-    @usableFromInline var storage: [UInt8] = []
+    /// `UInt32`s), the name, a NUL, the value, a NUL. One allocation for the whole list, shared by copies until one
+    /// of them changes (`add` copies a shared buffer first). nil while empty.
+    @usableFromInline var storage: FieldBytes?
     @usableFromInline var used = 0
     public private(set) var count = 0
 
@@ -37,8 +41,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         var offset = 0
 
         public mutating func next() -> Element? {
-            guard offset < headers.used else { return nil }
-            return headers.storage.withUnsafeBytes { bytes in
+            guard offset < headers.used, let storage = headers.storage else { return nil }
+            return storage.withBytes(headers.used) { bytes in
                 let (name, value, next) = HTTPHeaders.record(bytes, at: offset)
                 offset = next
                 return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
@@ -71,8 +75,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(E) -> Void
     ) throws(E) {
         // Array's withUnsafeBytes rethrows untyped errors: the typed one is carried out by hand.
+        guard let storage else { return }
         var failure: E?
-        storage.withUnsafeBytes { bytes in
+        storage.withBytes(used) { bytes in
             var offset = 0
             while offset < used {
                 let (name, value, next) = Self.record(bytes, at: offset)
@@ -119,9 +124,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Calls `body` with the value of each field named `name` while it returns true.
     private func forFields(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
+        guard let storage else { return }
         var name = name
         name.withUTF8 { wanted in
-            storage.withUnsafeBytes { bytes in
+            storage.withBytes(used) { bytes in
                 var offset = 0
                 while offset < used {
                     let (fieldName, value, next) = Self.record(bytes, at: offset)
@@ -134,7 +140,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Makes room for `count` fields (and, when known, their `bytes` of names and values).
     public mutating func reserveCapacity(_ count: Int, bytes: Int? = nil) {
-        grow(to: used + (bytes ?? 32 * count) + Self.recordOverhead * count)
+        let capacity = used + (bytes ?? 32 * count) + Self.recordOverhead * count
+        if capacity > storage?.header ?? 0 { grow(to: capacity) }
     }
 
     public mutating func add(_ name: String, _ value: String) {
@@ -149,30 +156,34 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     public mutating func add(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         let start = used
         let end = start + name.count + value.count + Self.recordOverhead
-        if end > storage.count { grow(to: Swift.max(end, 2 * storage.count)) }
-        // Copies into zeros: Array's append(contentsOf:) cost more than the rest of the header work (callgrind).
-        storage.withUnsafeMutableBytes { bytes in
-            bytes.storeBytes(of: UInt32(truncatingIfNeeded: name.count), toByteOffset: start, as: UInt32.self)
-            bytes.storeBytes(of: UInt32(truncatingIfNeeded: value.count), toByteOffset: start + 4, as: UInt32.self)
-            if let source = name.baseAddress {
-                (bytes.baseAddress! + start + 8).copyMemory(from: source, byteCount: name.count)
-            }
+        let capacity = storage?.header ?? 0
+        if end > capacity {
+            grow(to: Swift.max(end, 2 * capacity))
+        } else if !isKnownUniquelyReferenced(&storage) {
+            grow(to: capacity)  // a copy shares the buffer: this one gets its own before it changes
+        }
+        // Copies, not Array's append(contentsOf:), which cost more than the rest of the header work (callgrind).
+        storage!.withUnsafeMutablePointerToElements { bytes in
+            let record = UnsafeMutableRawPointer(bytes + start)
+            record.storeBytes(of: UInt32(truncatingIfNeeded: name.count), as: UInt32.self)
+            record.storeBytes(of: UInt32(truncatingIfNeeded: value.count), toByteOffset: 4, as: UInt32.self)
+            if let source = name.baseAddress { (record + 8).copyMemory(from: source, byteCount: name.count) }
+            (record + 8 + name.count).storeBytes(of: 0, as: UInt8.self)
             if let source = value.baseAddress {
-                (bytes.baseAddress! + start + 9 + name.count).copyMemory(from: source, byteCount: value.count)
+                (record + 9 + name.count).copyMemory(from: source, byteCount: value.count)
             }
+            (record + 9 + name.count + value.count).storeBytes(of: 0, as: UInt8.self)
         }
         used = end
         count += 1
     }
 
-    /// Makes `storage` at least `count` bytes long, in zeros.
-    private mutating func grow(to count: Int) {
-        guard count > storage.count else { return }
-        // Zeroed at once (appending a repetition writes byte by byte), then the fields copied over.
-        var grown = [UInt8](repeating: 0, count: count)
-        if used > 0 {
-            grown.withUnsafeMutableBytes { target in
-                storage.withUnsafeBytes { target.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: used) }
+    /// Gives this list a buffer of its own with room for at least `capacity` bytes, the fields copied over.
+    private mutating func grow(to capacity: Int) {
+        let grown = FieldBytes.make(capacity: capacity)
+        if let storage, used > 0 {
+            grown.withUnsafeMutablePointerToElements { target in
+                storage.withUnsafeMutablePointerToElements { target.update(from: $0, count: used) }
             }
         }
         storage = grown
@@ -248,5 +259,21 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
             body(low..<high)
             start = end + 1
         }
+    }
+}
+
+/// The bytes of an `HTTPHeaders`, its capacity in the header. A class of its own rather than an `[UInt8]`: making an
+/// array from another module looks up its generic type at run time, which cost more than the allocation itself (four
+/// lists per proxied request; callgrind, issue 7).
+@usableFromInline
+final class FieldBytes: ManagedBuffer<Int, UInt8> {
+    static func make(capacity: Int) -> FieldBytes {
+        unsafeDowncast(create(minimumCapacity: capacity) { _ in capacity }, to: FieldBytes.self)
+    }
+
+    /// Calls `body` with the first `count` bytes.
+    @inlinable
+    func withBytes<R>(_ count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeMutablePointerToElements { try body(UnsafeRawBufferPointer(start: $0, count: count)) }
     }
 }

@@ -50,6 +50,22 @@ import Testing
         #expect(copy.count == 5 && headers.count == 1)
     }
 
+    /// Copies share one buffer until one of them changes: adding to either leaves the other as it was, whether the
+    /// field fits in the shared buffer or makes it grow.
+    @Test func copiesStaySeparateWhenTheyGrow() {
+        var first = HTTPHeaders()
+        first.reserveCapacity(4)
+        first.add("A", "1")
+        var second = first
+        second.add("B", "2")  // fits: the shared buffer is copied, not written
+        first.add("C", "3")
+        var third = first
+        third.add("D", String(repeating: "x", count: 1000))  // grows
+        #expect(first.map { "\($0.name)=\($0.value)" } == ["A=1", "C=3"])
+        #expect(second.map { "\($0.name)=\($0.value)" } == ["A=1", "B=2"])
+        #expect(third.count == 3 && third["D"]?.count == 1000 && third["C"] == "3")
+    }
+
     /// Bytes are kept exactly, including bytes that are not UTF-8 (a proxy forwards what it was sent).
     @Test func bytesAreKeptExactly() {
         var headers = HTTPHeaders()
