@@ -67,7 +67,7 @@ extension Exchange {
         let (task, uploadWaiter, callbacks, resume) = state.withLock { state in
             if state.aborted {
                 return (
-                    Task<Void, Never>?.none, CheckedContinuation<ByteBuffer?, any Error>?.none,
+                    Task<Void, Never>?.none, UploadWaiter?.none,
                     [@Sendable () -> Void](), false
                 )
             }
@@ -75,7 +75,7 @@ extension Exchange {
             let callbacks = [state.cancelHandler.take(), state.writableWaiter.take()].compactMap { $0 }
             return (state.task, state.uploadWaiter.take(), callbacks, state.clearSuspended())
         }
-        uploadWaiter?.resume(throwing: HTTPServerError.clientGone)
+        uploadWaiter?.continuation.resume(throwing: HTTPServerError.clientGone)
         task?.cancel()
         for callback in callbacks { callback() }
         if resume { resumeConnection() }
@@ -131,7 +131,7 @@ extension Exchange: RequestBodySource {
                     return (.success(chunk), state.clearSuspended())
                 }
                 if state.uploadFinished { return (.success(nil), false) }
-                state.uploadWaiter = continuation
+                state.uploadWaiter = UploadWaiter(continuation)
                 // The queue is empty: if MHD paused for space, it can go on.
                 return (nil, state.clearSuspended())
             }
