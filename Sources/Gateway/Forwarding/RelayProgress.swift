@@ -9,7 +9,7 @@ struct RelayProgress {
     /// The filtered head, until `takeHeld` hands it over.
     private(set) var head: HTTPServerResponse?
     private(set) var headSent = false
-    private var pending: [ByteBuffer] = []
+    private var pending = HeldParts()
     private(set) var bytes = 0
     /// No more upstream bytes: the response is complete, or it failed.
     var ended = false
@@ -35,11 +35,11 @@ struct RelayProgress {
 
     /// Takes the held head and the parts that came with it, once; nil when there is no head yet or it went.
     /// `complete` says the upstream has ended (and did not fail: `endedEarly` false).
-    mutating func takeHeld(endedEarly: Bool) -> (head: HTTPServerResponse, parts: [ByteBuffer], complete: Bool)? {
+    mutating func takeHeld(endedEarly: Bool) -> (head: HTTPServerResponse, parts: HeldParts, complete: Bool)? {
         guard !headSent, let held = head else { return nil }
         headSent = true
         head = nil
-        defer { pending = [] }
+        defer { pending = HeldParts() }
         return (held, pending, ended && !endedEarly)
     }
 
@@ -52,7 +52,7 @@ struct RelayProgress {
     /// - Returns: whether the response is over (nothing more will be written).
     static func deliver(
         _ head: HTTPServerResponse,
-        _ pending: [ByteBuffer],
+        _ pending: HeldParts,
         complete: Bool,
         isHead: Bool,
         to channel: HTTPResponseChannel
@@ -63,21 +63,43 @@ struct RelayProgress {
         }
         if complete && !isHead {
             var response = head
-            response.body = .bytes(joined(pending))
+            response.body = .bytes(pending.joined())
             channel.send(response)
             return true
         }
         channel.sendHead(status: head.status, headers: head.headers, length: length)
-        for chunk in pending { channel.write(chunk) }
+        pending.forEach { _ = channel.write($0) }
         if complete { channel.finish() }
         return complete
     }
+}
 
-    static func joined(_ chunks: [ByteBuffer]) -> ByteBuffer {
-        if chunks.count == 1 { return chunks[0] }
+/// The body parts that came with a held head, in order. The first is kept inline: most answers come in one read, and
+/// an array made the held parts an allocation per request (issue 7).
+struct HeldParts {
+    private var first: ByteBuffer?
+    private var rest: [ByteBuffer] = []
+
+    mutating func append(_ chunk: ByteBuffer) {
+        if first == nil { first = chunk } else { rest.append(chunk) }
+    }
+
+    func forEach(_ body: (ByteBuffer) -> Void) {
+        guard let first else { return }
+        body(first)
+        for chunk in rest { body(chunk) }
+    }
+
+    /// All parts as one buffer: the only one as it is, several copied together.
+    func joined() -> ByteBuffer {
+        guard let first else { return ByteBuffer() }
+        if rest.isEmpty { return first }
         var all = ByteBuffer()
-        all.reserveCapacity(chunks.reduce(0) { $0 + $1.readableBytes })
-        for var chunk in chunks { all.writeBuffer(&chunk) }
+        all.reserveCapacity(rest.reduce(first.readableBytes) { $0 + $1.readableBytes })
+        forEach { chunk in
+            var chunk = chunk
+            all.writeBuffer(&chunk)
+        }
         return all
     }
 }
