@@ -85,6 +85,7 @@ final class DaemonLoop: Sendable {
                 // settling would cost a suspend and resume each.
                 ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), Self.lingerMilliseconds)))
             }
+            loop.beginRound()
             // Upstream sockets first: what they complete is queued to MHD in the same round.
             for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }
             loop.runQueuedAndTickers()

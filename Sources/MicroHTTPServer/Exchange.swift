@@ -34,7 +34,7 @@ final class Exchange: @unchecked Sendable {
         self.context = context
         self.connection = connection
         self.target = target
-        self.deadline = .now + context.configuration.requestTimeout
+        self.deadline = context.loop.now + context.configuration.requestTimeout
         self.socket = cmhd_connection_fd(connection)
         context.requests.add(1, ordering: .relaxed)
     }

@@ -25,7 +25,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private(set) var phase = Phase.connecting
     /// When the connection must have made progress (connect, or the next upstream byte), else it fails.
     private(set) var deadline: ContinuousClock.Instant
-    private(set) var idleSince = ContinuousClock.now
+    private(set) var idleSince: ContinuousClock.Instant
     /// It served a request before: a failure before any byte of the answer may just be the upstream's idle close.
     private(set) var isReused = false
 
@@ -44,6 +44,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         self.fd = fd
         self.pool = pool
         self.deadline = deadline
+        idleSince = pool.loop.now
     }
 
     /// Opens a non-blocking connection; the request is sent once it is established.
@@ -58,7 +59,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             close(fd)
             return nil
         }
-        let connection = LinkConnection(fd: fd, pool: pool, deadline: .now + pool.configuration.connectTimeout)
+        let connection = LinkConnection(fd: fd, pool: pool, deadline: pool.loop.now + pool.configuration.connectTimeout)
         guard pool.loop.watch(fd, readable: false, writable: true, connection) else {
             close(fd)
             return nil
@@ -146,7 +147,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             return
         }
         phase = .receiving
-        deadline = .now + pool.configuration.idleTimeout
+        deadline = pool.loop.now + pool.configuration.idleTimeout
         setInterest(readable: !paused, writable: false)
     }
 
@@ -187,7 +188,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
                 return
             }
             receivedAny = true
-            deadline = .now + pool.configuration.idleTimeout
+            deadline = pool.loop.now + pool.configuration.idleTimeout
             parse()
             guard phase == .receiving else { return }
             exchange?.handler.linkReadEnded()
@@ -243,7 +244,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         if keepAlive && inbound.readableBytes == 0 {
             phase = .idle
             isReused = true
-            idleSince = .now
+            idleSince = pool.loop.now
             setInterest(readable: true, writable: false)
             pool.release(self)
         } else {
@@ -278,7 +279,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         paused = false
         guard phase == .receiving else { return }
         setInterest(readable: true, writable: false)
-        deadline = .now + pool.configuration.idleTimeout
+        deadline = pool.loop.now + pool.configuration.idleTimeout
     }
 
     /// The exchange was cancelled: the connection is mid-answer and cannot be reused.
