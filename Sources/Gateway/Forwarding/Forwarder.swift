@@ -83,14 +83,14 @@ public struct Forwarder: Sendable {
         through channel: HTTPResponseChannel,
         report: any RelayReport
     ) {
-        let forwarded: HeaderFilter.ForwardedRequest
+        var headers: HTTPHeaders
         do {
-            forwarded = try upstream.filter.request(request.headers, requestID: requestID)
+            headers = try upstream.filter.request(request.headers, requestID: requestID).headers
         } catch {
             report.relayFailed(error)
             return
         }
-        var headers = forwarded.headers
+        // Added to the only copy of the list, in the room the filter left: a second holder would make it a copy.
         headers.add("Authorization", upstream.credential.bearer)
         client.send(
             method: request.method, upstream: upstream, target: target, headers: headers, requestID: requestID,
