@@ -10,7 +10,8 @@ import Synchronization
 /// The rules from MHD.md §2 live here: suspend only on the MHD thread, inside a callback, while holding `state`'s
 /// lock; resume from any thread, only after clearing `suspended` under the lock, and only after unlocking.
 /// `@unchecked Sendable` holds because the mutable fields outside `state` are touched only by the MHD thread
-/// (`begun`, `queued`), and everything shared goes through the `state` mutex.
+/// (`begun`, `queued`) or under the registry's lock (`registryLinks`), and everything shared goes through the `state`
+/// mutex.
 final class Exchange: @unchecked Sendable {
     let context: ServerContext
     let connection: OpaquePointer
@@ -19,6 +20,9 @@ final class Exchange: @unchecked Sendable {
     let deadline: ContinuousClock.Instant
     /// The connection's socket, read on the MHD thread at creation; the sweeper polls it while suspended.
     let socket: Int32
+
+    /// Its place in the context's registry; under the registry's lock only.
+    var registryLinks = RegistryLinks()
 
     // MHD thread only.
     private var begun = false

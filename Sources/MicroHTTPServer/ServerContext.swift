@@ -37,19 +37,67 @@ extension ServerContext {
     }
 }
 
-/// The exchanges whose handler has started and that MHD has not completed yet.
+/// The exchanges whose handler has started and that MHD has not completed yet: a list through the exchanges
+/// themselves (`Exchange.registryLinks`), so that joining and leaving it is a few stores under the lock, where a
+/// dictionary hashed each exchange twice (issue 7). The links do not retain: MHD holds every exchange from its URI
+/// callback to its completion, which leaves the list first.
 final class ExchangeRegistry: Sendable {
-    private let exchanges = Mutex([ObjectIdentifier: Exchange]())
+    private struct List {
+        unowned(unsafe) var first: Exchange?
+    }
+
+    private let list = Mutex(List())
 
     func insert(_ exchange: Exchange) {
-        exchanges.withLock { $0[ObjectIdentifier(exchange)] = exchange }
+        list.withLock { list in
+            guard !exchange.registryLinks.joined else { return }
+            exchange.registryLinks = .init(joined: true, previous: nil, next: list.first)
+            list.first?.registryLinks.previous = exchange
+            list.first = exchange
+        }
     }
 
     func remove(_ exchange: Exchange) {
-        _ = exchanges.withLock { $0.removeValue(forKey: ObjectIdentifier(exchange)) }
+        list.withLock { list in
+            let links = exchange.registryLinks
+            guard links.joined else { return }
+            if let previous = links.previous {
+                previous.registryLinks.next = links.next
+            } else {
+                list.first = links.next
+            }
+            links.next?.registryLinks.previous = links.previous
+            exchange.registryLinks = .init()
+        }
     }
 
-    var count: Int { exchanges.withLock { $0.count } }
+    /// Counted along the links (for the drain and the tests, not per request): a wrong link shows as a wrong count.
+    var count: Int {
+        var count = 0
+        forEach { _ in count += 1 }
+        return count
+    }
 
-    var all: [Exchange] { exchanges.withLock { Array($0.values) } }
+    var all: [Exchange] {
+        var exchanges: [Exchange] = []
+        forEach { exchanges.append($0) }
+        return exchanges
+    }
+
+    private func forEach(_ body: (Exchange) -> Void) {
+        list.withLock { list in
+            var next = list.first
+            while let exchange = next {
+                body(exchange)
+                next = exchange.registryLinks.next
+            }
+        }
+    }
+}
+
+/// An exchange's place in its `ExchangeRegistry`, read and written only under the registry's lock.
+struct RegistryLinks {
+    var joined = false
+    unowned(unsafe) var previous: Exchange?
+    unowned(unsafe) var next: Exchange?
 }

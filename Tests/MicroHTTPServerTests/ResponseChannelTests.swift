@@ -103,6 +103,34 @@ import Testing
         }
     }
 
+    /// The in-flight registry (a list through the exchanges): twelve held exchanges, answered first, last and in
+    /// between, leave it one by one, and each client gets its own answer.
+    @Test func heldExchangesLeaveTheRegistryInAnyOrder() async throws {
+        let held = Mutex([Int: HTTPResponseChannel]())
+        try await withChannelServer({ request, channel in
+            held.withLock { $0[Int(request.target.dropFirst())!] = channel }
+            return true
+        }) { server in
+            let port = server.port
+            async let replies = offPool {
+                let clients = try (0..<12).map { index in
+                    let client = try RawClient(port: port)
+                    try client.send("GET /\(index) HTTP/1.1\r\nHost: t\r\n\r\n")
+                    return client
+                }
+                return try clients.map { try $0.readResponse().text }
+            }
+            #expect(await eventually { server.inFlightCount == 12 && held.withLock { $0.count } == 12 })
+            for (answered, index) in [11, 0, 5, 6, 1, 10, 3, 2, 9, 4, 8, 7].enumerated() {
+                let channel = held.withLock { $0[index]! }
+                channel.send(HTTPServerResponse(status: 200, headers: [:], body: .string("answer \(index)")))
+                #expect(await eventually { server.inFlightCount == 11 - answered })
+            }
+            let texts = try await replies
+            #expect(texts == (0..<12).map { "answer \($0)" })
+        }
+    }
+
     @Test func theProducerIsCancelledWhenTheClientLeaves() async throws {
         let cancelled = Flag()
         try await withChannelServer({ _, channel in
