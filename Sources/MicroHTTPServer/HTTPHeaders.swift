@@ -145,10 +145,19 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
     }
 
     public mutating func add(_ name: String, _ value: String) {
-        var name = name
-        var value = value
-        name.withUTF8 { name in
-            value.withUTF8 { value in add(UnsafeRawBufferPointer(name), UnsafeRawBufferPointer(value)) }
+        // Read in place when the bytes are contiguous (native and small Strings): `withUTF8` needs a mutable copy,
+        // a retain and a release per String (callgrind, issue 7).
+        let added: Bool? = name.utf8.withContiguousStorageIfAvailable { name in
+            value.utf8.withContiguousStorageIfAvailable { value in
+                add(UnsafeRawBufferPointer(name), UnsafeRawBufferPointer(value))
+            } != nil
+        }
+        if added != true {
+            var name = name
+            var value = value
+            name.withUTF8 { name in
+                value.withUTF8 { value in add(UnsafeRawBufferPointer(name), UnsafeRawBufferPointer(value)) }
+            }
         }
     }
 
