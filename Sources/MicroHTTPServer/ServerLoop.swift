@@ -21,9 +21,9 @@ public protocol ServerLoopRoundEnd: AnyObject {
 ///
 /// `watch`, `change`, `unwatch`, `atRoundEnd`, `addTicker` and `whenEnded` are for the loop thread only (a
 /// responder's `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers`, `tickers`, `roundEnders`, `now`, `settling`, `wokenOnLoop` and the
-/// exchange counts are touched only on the loop thread, and the rest is atomics, a mutex and descriptors fixed at
-/// creation.
+/// `@unchecked Sendable` holds because `watchers`, `tickers`, `roundEnders` (both buffers), `now`, `settling`,
+/// `wokenOnLoop` and the exchange counts are touched only on the loop thread, and the rest is atomics, a mutex and
+/// descriptors fixed at creation.
 public final class ServerLoop: @unchecked Sendable {
     /// The loop's epoll set: MHD's own epoll descriptor, the wake-up eventfd and the watched descriptors.
     let epoll: Int32

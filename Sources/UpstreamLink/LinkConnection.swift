@@ -47,6 +47,9 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         idleSince = pool.loop.now
     }
 
+    /// How long the upstream may stay silent from this round on.
+    private var idleDeadline: ContinuousClock.Instant { pool.loop.now + pool.configuration.idleTimeout }
+
     /// Opens a non-blocking connection; the request is sent once it is established.
     static func open(to address: LinkAddress, pool: LinkPool) -> LinkConnection? {
         let fd = socket(
@@ -147,7 +150,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             return
         }
         phase = .receiving
-        deadline = pool.loop.now + pool.configuration.idleTimeout
+        deadline = idleDeadline
         setInterest(readable: !paused, writable: false)
     }
 
@@ -188,7 +191,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
                 return
             }
             receivedAny = true
-            deadline = pool.loop.now + pool.configuration.idleTimeout
+            deadline = idleDeadline
             parse()
             guard phase == .receiving else { return }
             exchange?.handler.linkReadEnded()
@@ -279,7 +282,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         paused = false
         guard phase == .receiving else { return }
         setInterest(readable: true, writable: false)
-        deadline = pool.loop.now + pool.configuration.idleTimeout
+        deadline = idleDeadline
     }
 
     /// The exchange was cancelled: the connection is mid-answer and cannot be reused.

@@ -10,8 +10,7 @@ import UpstreamLink
 /// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
 final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     let channel: HTTPResponseChannel
-    /// Held for its header rules (`filter`): a reference, where a copy of the filter retained each of its strings.
-    let upstream: Upstream
+    let filter: HeaderFilter
     let method: String
     let requestID: String
     let started = ContinuousClock.now
@@ -26,13 +25,13 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     init(
         channel: HTTPResponseChannel,
-        upstream: Upstream,
+        filter: HeaderFilter,
         method: String,
         requestID: String,
         report: any RelayReport
     ) {
         self.channel = channel
-        self.upstream = upstream
+        self.filter = filter
         self.method = method
         self.requestID = requestID
         self.report = report
@@ -48,7 +47,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
             case .none, .chunked, .untilClose: nil
             }
         // The body's writer is unused: this relay sends the body itself.
-        let response = upstream.filter.clientResponse(
+        let response = filter.clientResponse(
             status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
         ) { _ in }
         progress.received(head: response, after: .now - started)

@@ -110,7 +110,7 @@ public final class UpstreamClient: Sendable {
     ) {
         if channel.loop.isCurrent, let link = upstream.link {
             let relay = LinkRelay(
-                channel: channel, upstream: upstream, method: method, requestID: requestID, report: report)
+                channel: channel, filter: upstream.filter, method: method, requestID: requestID, report: report)
             do {
                 let exchange = try link.execute(
                     method: method, target: target, headers: headers, on: channel.loop, handler: relay)
