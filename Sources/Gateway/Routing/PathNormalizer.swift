@@ -12,10 +12,13 @@ public enum PathNormalizer {
         public var path: Substring { query.map { raw[..<raw.index(before: $0.startIndex)] } ?? raw[...] }
         /// The query string without its "?", or nil when there is none.
         public let query: Substring?
+        /// The path's length in bytes: the offset of the "?", or the target's length.
+        let pathEnd: Int
 
         /// `pathEnd`: the byte offset of the "?" (or the length), which `validate` has found already.
         fileprivate init(raw: String, pathEnd: Int) {
             self.raw = raw
+            self.pathEnd = pathEnd
             if pathEnd < raw.utf8.count {
                 query = raw[raw.utf8.index(raw.utf8.startIndex, offsetBy: pathEnd + 1)...]
             } else {
@@ -92,12 +95,16 @@ public enum PathNormalizer {
     // MARK: - Rules
 
     private static func checkPath(_ path: UnsafeBufferPointer<UInt8>) -> String? {
+        // A dot-segment needs a ".", raw or escaped: a path with neither "." nor "%" skips that walk (issue 7).
+        var mayHaveDots = false
         var i = 0
         while i < path.count {
             let byte = path[i]
             if byte <= 0x20 || byte == 0x7F { return "The path contains a space or control character." }
             if byte == UInt8(ascii: "#") { return "The path contains a fragment." }
+            if byte == UInt8(ascii: ".") { mayHaveDots = true }
             if byte == UInt8(ascii: "%") {
+                mayHaveDots = true
                 guard let value = hexPair(path, at: i + 1) else {
                     return "The path contains a malformed percent-escape."
                 }
@@ -109,7 +116,7 @@ public enum PathNormalizer {
                 i += 1
             }
         }
-        if hasDotSegment(path) {
+        if mayHaveDots && hasDotSegment(path) {
             return "The path contains a dot-segment (\".\" or \"..\", possibly percent-encoded)."
         }
         return nil
