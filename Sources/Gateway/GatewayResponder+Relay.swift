@@ -39,39 +39,7 @@ extension GatewayResponder {
         observer.started(route: route.name)
         forwarder.forward(
             request, target: target, to: upstream, requestID: requestID, through: channel,
-            report: RelayRecord(responder: self, channel: channel, record: record))
+            report: RelayReport(responder: self, channel: channel, record: record))
         return true
-    }
-}
-
-/// The bookkeeping of one relayed request: what the access log and the metrics record once it ends.
-final class RelayRecord: RelayReport {
-    let responder: GatewayResponder
-    let channel: HTTPResponseChannel
-    /// Status and upstream time still unknown (0, nil).
-    let record: RequestRecord
-
-    init(responder: GatewayResponder, channel: HTTPResponseChannel, record: RequestRecord) {
-        self.responder = responder
-        self.channel = channel
-        self.record = record
-    }
-
-    func relayFailed(_ error: any Error) {
-        let observer = responder.observer
-        observer.finished(route: record.route)
-        // The client left before the head: there is no one to answer or to log for.
-        guard let error = error as? GatewayError else { return }
-        observer.upstreamError(route: record.route, code: error.code.rawValue)
-        channel.send(responder.observed(error.response(requestID: record.requestID), record))
-    }
-
-    func relayEnded(_ ending: UpstreamRelay.Ending) {
-        let observer = responder.observer
-        observer.finished(route: record.route)
-        var record = record
-        record.status = ending.status
-        record.upstreamDuration = ending.upstreamDuration
-        observer.completed(record, bytes: ending.bytes, failed: ending.failed)
     }
 }

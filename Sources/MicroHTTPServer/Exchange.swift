@@ -109,7 +109,8 @@ final class Exchange: @unchecked Sendable {
             method: method,
             target: target,
             headers: headers,
-            limits: context.configuration
+            maxHeaderBytes: context.configuration.maxHeaderBytes,
+            maxBodyBytes: context.configuration.maxBodyBytes
         ) {
         case .failure(let rejection):
             queued = true

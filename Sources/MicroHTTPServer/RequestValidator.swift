@@ -16,9 +16,23 @@ enum RequestValidator {
         headers: HTTPHeaders,
         limits: HTTPServer.Configuration
     ) -> Result<RequestFraming, Rejection> {
+        validate(
+            method: method, target: target, headers: headers, maxHeaderBytes: limits.maxHeaderBytes,
+            maxBodyBytes: limits.maxBodyBytes)
+    }
+
+    /// `validate` with the two limits it reads: the server passes them rather than its whole configuration, which
+    /// was copied for the call, its Strings retained and released (issue 7).
+    static func validate(
+        method: String,
+        target: String,
+        headers: HTTPHeaders,
+        maxHeaderBytes: Int,
+        maxBodyBytes: Int?
+    ) -> Result<RequestFraming, Rejection> {
         var headerBytes = target.utf8.count + method.utf8.count + 12
         headerBytes += headers.contentBytes + 4 * headers.count
-        if headerBytes > limits.maxHeaderBytes {
+        if headerBytes > maxHeaderBytes {
             return .failure(
                 Rejection(status: 431, code: "headers_too_large", detail: "The request headers are too large."))
         }
@@ -59,7 +73,7 @@ enum RequestValidator {
         guard lengths.allSatisfy({ $0 == first }), let length = Self.parseLength(first) else {
             return .failure(Rejection(status: 400, code: "bad_request", detail: "The Content-Length is not valid."))
         }
-        if let limit = limits.maxBodyBytes, length > limit {
+        if let limit = maxBodyBytes, length > limit {
             return .failure(Rejection(status: 413, code: "body_too_large", detail: "The request body is too large."))
         }
         return .success(RequestFraming(hasBody: length > 0, contentLength: length, headBytes: headerBytes))

@@ -32,7 +32,10 @@ public final class ServerLoop: @unchecked Sendable {
     private let queued = Mutex([@Sendable () -> Void]())
 
     // Loop thread only.
-    private var watchers: [Int32: any ServerLoopWatcher] = [:]
+    /// Indexed by descriptor: a dictionary hashed the descriptor on every event (issue 7).
+    private var watchers: [(any ServerLoopWatcher)?] = []
+    /// Other objects' state on this loop (`attachment(for:)`), a few entries.
+    private var attachments: [(key: ObjectIdentifier, value: AnyObject)] = []
     private var tickers: [() -> Void] = []
     private var endings: [() -> Void] = []
     private var roundEnders: [any ServerLoopRoundEnd] = []
@@ -92,8 +95,12 @@ public final class ServerLoop: @unchecked Sendable {
     /// Adds `fd` to the loop; `watcher` is held until `unwatch`. Returns false when epoll refused it.
     @discardableResult
     public func watch(_ fd: Int32, readable: Bool, writable: Bool, _ watcher: any ServerLoopWatcher) -> Bool {
-        guard add(fd, Self.mask(readable, writable)) else { return false }
-        watchers[fd] = watcher
+        guard fd >= 0, add(fd, Self.mask(readable, writable)) else { return false }
+        let index = Int(fd)
+        if index >= watchers.count {
+            watchers.append(contentsOf: repeatElement(nil, count: index + 1 - watchers.count))
+        }
+        watchers[index] = watcher
         return true
     }
 
@@ -107,7 +114,7 @@ public final class ServerLoop: @unchecked Sendable {
     /// Removes `fd` from the loop; call it before closing the descriptor.
     public func unwatch(_ fd: Int32) {
         epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
-        watchers[fd] = nil
+        if fd >= 0 && Int(fd) < watchers.count { watchers[Int(fd)] = nil }
     }
 
     /// `work.roundEnded()` runs once this round's libmicrohttpd run is over. For writes that wake another process
@@ -115,6 +122,19 @@ public final class ServerLoop: @unchecked Sendable {
     /// the middle of the round's work (issue 7).
     public func atRoundEnd(_ work: any ServerLoopRoundEnd) {
         roundEnders.append(work)
+    }
+
+    /// The value attached to this loop for `key` (`attach`), if any; loop thread only. For per-loop state of objects
+    /// shared by the loops, such as an upstream client's connection pool: found without a lock or a hash, where a
+    /// locked dictionary cost both on every request (issue 7).
+    public func attachment(for key: ObjectIdentifier) -> AnyObject? {
+        for entry in attachments where entry.key == key { return entry.value }
+        return nil
+    }
+
+    /// Attaches `value` to this loop for `key` until the loop ends; loop thread only.
+    public func attach(_ value: AnyObject, for key: ObjectIdentifier) {
+        attachments.append((key, value))
     }
 
     /// `tick` runs on the loop thread about every 250 ms (at most a second apart): for timeouts.
@@ -139,6 +159,7 @@ public final class ServerLoop: @unchecked Sendable {
         (endings, tickers) = ([], [])
         for handler in handlers { handler() }
         watchers.removeAll()
+        attachments.removeAll()
         thread.store(0, ordering: .relaxed)
     }
 
@@ -149,7 +170,8 @@ public final class ServerLoop: @unchecked Sendable {
             _ = read(wakeup, &count, 8)
             return
         }
-        guard let watcher = watchers[event.data.fd] else { return }
+        let index = Int(event.data.fd)
+        guard index >= 0, index < watchers.count, let watcher = watchers[index] else { return }
         let flags = event.events
         watcher.ready(
             readable: flags & EPOLLIN.rawValue != 0,

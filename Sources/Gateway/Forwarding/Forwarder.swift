@@ -81,7 +81,7 @@ public struct Forwarder: Sendable {
         to upstream: Upstream,
         requestID: String,
         through channel: HTTPResponseChannel,
-        report: any RelayReport
+        report: consuming RelayReport
     ) {
         var headers: HTTPHeaders
         do {

@@ -14,7 +14,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     let method: String
     let requestID: String
     let started = ContinuousClock.now
-    let report: any RelayReport
+    let report: RelayReport
     /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
     /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
     /// connection calls while it holds the exchange. (Not weak: a weak reference allocates a side table per
@@ -28,7 +28,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         filter: HeaderFilter,
         method: String,
         requestID: String,
-        report: any RelayReport
+        report: consuming RelayReport
     ) {
         self.channel = channel
         self.filter = filter

@@ -1,9 +1,31 @@
-/// Where a relayed response's outcome goes: told once, on the relay's thread, how the request ended. One object per
-/// forwarded request: the two closures it replaced cost two allocations and captured the whole request (issue 7).
-protocol RelayReport: AnyObject, Sendable {
+import MicroHTTPServer
+
+/// The bookkeeping of one relayed request: what the access log and the metrics record once it ends, told once, on
+/// the relay's thread. A value kept inside the relay: as an object of its own (and before that two closures) it cost
+/// an allocation and its reference counting on every forwarded request (issue 7).
+struct RelayReport: Sendable {
+    let responder: GatewayResponder
+    let channel: HTTPResponseChannel
+    /// Status and upstream time still unknown (0, nil).
+    let record: RequestRecord
+
     /// The request failed before the upstream's head (a `GatewayError`, or a cancellation when the client left):
     /// nothing has been sent to the client.
-    func relayFailed(_ error: any Error)
+    func relayFailed(_ error: any Error) {
+        let observer = responder.observer
+        observer.finished(route: record.route)
+        // The client left before the head: there is no one to answer or to log for.
+        guard let error = error as? GatewayError else { return }
+        observer.upstreamError(route: record.route, code: error.code.rawValue)
+        channel.send(responder.observed(error.response(requestID: record.requestID), record))
+    }
+
     /// The response went to the client, completely or cut short.
-    func relayEnded(_ ending: UpstreamRelay.Ending)
+    func relayEnded(_ ending: UpstreamRelay.Ending) {
+        let observer = responder.observer
+        observer.finished(route: record.route)
+        observer.completed(
+            record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
+            failed: ending.failed)
+    }
 }

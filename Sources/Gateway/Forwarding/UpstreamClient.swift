@@ -106,7 +106,7 @@ public final class UpstreamClient: Sendable {
         headers: MicroHTTPServer.HTTPHeaders,
         requestID: String,
         relayingTo channel: HTTPResponseChannel,
-        report: any RelayReport
+        report: consuming RelayReport
     ) {
         if channel.loop.isCurrent, let link = upstream.link {
             let relay = LinkRelay(
@@ -117,7 +117,7 @@ public final class UpstreamClient: Sendable {
                 relay.exchange = exchange
                 channel.onCancel { exchange.cancel() }
             } catch {
-                report.relayFailed(LinkRelay.gatewayError(for: error))
+                relay.report.relayFailed(LinkRelay.gatewayError(for: error))
             }
             return
         }

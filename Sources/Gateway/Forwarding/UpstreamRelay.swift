@@ -31,7 +31,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     let started: ContinuousClock.Instant
     /// Told once, on the event loop, how the request ended; an error before the response head becomes labgate's
     /// error response.
-    let report: any RelayReport
+    let report: RelayReport
     private let state: NIOLoopBoundBox<RelayProgress>
 
     init(
@@ -40,7 +40,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         method: String,
         requestID: String,
         eventLoop: any EventLoop,
-        report: any RelayReport
+        report: consuming RelayReport
     ) {
         self.channel = channel
         self.filter = filter

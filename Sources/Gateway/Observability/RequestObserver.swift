@@ -44,14 +44,14 @@ public final class RequestObserver: Sendable {
 
     let inflightCount = ByteCounter()
 
+    // The gauge is set from the count when it is scraped (`metricsText`), not on every request: two records a
+    // request on a line both loops write (issue 7).
     func started(route: String) {
         inflightCount.add(1)
-        inflight.record(inflightCount.value)
     }
 
     func finished(route: String) {
         inflightCount.add(-1)
-        inflight.record(inflightCount.value)
     }
 
     func upstreamError(route: String, code: String) {
@@ -71,9 +71,16 @@ public final class RequestObserver: Sendable {
 
     /// Records one finished exchange: the request counter, the latency histogram, the access-log line.
     func completed(_ record: RequestRecord, bytes: Int, failed: Bool = false) {
+        completed(
+            record, status: record.status, upstreamDuration: record.upstreamDuration, bytes: bytes, failed: failed)
+    }
+
+    /// `completed` with the status and upstream time given apart from the record, which then need not be copied.
+    func completed(
+        _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool = false
+    ) {
         let duration = ContinuousClock.now - record.started
-        let metrics = requestMetrics(
-            route: record.route, method: Self.methodLabel(record.method), status: record.status)
+        let metrics = requestMetrics(route: record.route, method: Self.methodLabel(record.method), status: status)
         metrics.counter.increment()
         metrics.timer.recordNanoseconds(duration.nanoseconds)
         guard let accessLog else { return }
@@ -82,13 +89,13 @@ public final class RequestObserver: Sendable {
             "route": .string(record.route),
             "method": .string(record.method),
             "path": .string(String(record.path)),
-            "status": .stringConvertible(record.status),
+            "status": .stringConvertible(status),
             "bytes": .stringConvertible(bytes),
             "duration_ms": .stringConvertible(duration.milliseconds),
         ]
         if let client = record.client { metadata["client"] = .string(client) }
         if let peer = record.peer { metadata["peer"] = .string(peer.description) }
-        if let upstream = record.upstreamDuration {
+        if let upstream = upstreamDuration {
             metadata["upstream_ms"] = .stringConvertible(upstream.milliseconds)
         }
         if failed { metadata["aborted"] = .stringConvertible(true) }
@@ -129,6 +136,7 @@ public final class RequestObserver: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func metricsText() -> ByteBuffer {
+        inflight.record(inflightCount.value)
         for (upstream, probe) in expiryProbes {
             Gauge(label: "labgate_token_expiry_seconds", dimensions: [("upstream", upstream)], factory: factory)
                 .record(probe() ?? 0)

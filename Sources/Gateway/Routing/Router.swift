@@ -62,15 +62,19 @@ public struct Router: Sendable {
 
         /// `matching`: the segment in matching form.
         init(_ matching: UnsafeBufferPointer<UInt8>) {
-            func equals(_ name: StaticString) -> Bool {
-                name.utf8CodeUnitCount == matching.count
-                    && UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount).elementsEqual(matching)
+            for (name, value) in Self.named
+            where name.utf8CodeUnitCount == matching.count
+                && UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount).elementsEqual(matching)
+            {
+                self = value
+                return
             }
-            self =
-                if equals("labric") { .labric } else if equals("genie") { .genie } else if equals("healthz") {
-                    .healthz
-                } else if equals("readyz") { .readyz } else if equals("metrics") { .metrics } else { .other }
+            self = .other
         }
+
+        private static let named: [(StaticString, SegmentName)] = [
+            ("labric", .labric), ("genie", .genie), ("healthz", .healthz), ("readyz", .readyz), ("metrics", .metrics),
+        ]
     }
 
     /// The first segment's name in matching form (leading slashes skipped, which matching collapses anyway), and
