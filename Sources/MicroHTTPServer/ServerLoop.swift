@@ -35,7 +35,7 @@ public final class ServerLoop: @unchecked Sendable {
     /// Indexed by descriptor: a dictionary hashed the descriptor on every event (issue 7).
     private var watchers: [(any ServerLoopWatcher)?] = []
     /// Other objects' state on this loop (`attachment(for:)`), a few entries.
-    private var attachments: [(key: ObjectIdentifier, value: AnyObject)] = []
+    private var attachments: [(key: Int, value: AnyObject)] = []
     private var tickers: [() -> Void] = []
     private var endings: [() -> Void] = []
     private var roundEnders: [any ServerLoopRoundEnd] = []
@@ -127,15 +127,22 @@ public final class ServerLoop: @unchecked Sendable {
     /// The value attached to this loop for `key` (`attach`), if any; loop thread only. For per-loop state of objects
     /// shared by the loops, such as an upstream client's connection pool: found without a lock or a hash, where a
     /// locked dictionary cost both on every request (issue 7).
-    public func attachment(for key: ObjectIdentifier) -> AnyObject? {
+    public func attachment(for key: Int) -> AnyObject? {
         for entry in attachments where entry.key == key { return entry.value }
         return nil
     }
 
-    /// Attaches `value` to this loop for `key` until the loop ends; loop thread only.
-    public func attach(_ value: AnyObject, for key: ObjectIdentifier) {
+    /// Attaches `value` to this loop for `key` (from `makeAttachmentKey`) until the loop ends; loop thread only.
+    public func attach(_ value: AnyObject, for key: Int) {
         attachments.append((key, value))
     }
+
+    /// A key no other attachment has: unlike an object's identity, never reused after the object is gone.
+    public static func makeAttachmentKey() -> Int {
+        attachmentKeys.add(1, ordering: .relaxed).newValue
+    }
+
+    private static let attachmentKeys = Atomic(0)
 
     /// `tick` runs on the loop thread about every 250 ms (at most a second apart): for timeouts.
     public func addTicker(_ tick: @escaping () -> Void) {

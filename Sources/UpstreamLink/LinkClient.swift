@@ -1,6 +1,5 @@
 import MicroHTTPServer
 import NIOCore
-import Synchronization
 
 /// A lean HTTP/1.1 client for one plain-http upstream that does its socket work on the server's own loop thread
 /// (`ServerLoop`): a body-less proxied request is read, forwarded and answered without changing threads, as nginx
@@ -21,7 +20,8 @@ public final class LinkClient: Sendable {
 
     let address: LinkAddress
     let configuration: Configuration
-    private let pools = Mutex([ObjectIdentifier: LinkPool]())
+    /// This client's pools are attached to the loops under this key (`ServerLoop.attachment(for:)`).
+    private let poolKey = ServerLoop.makeAttachmentKey()
 
     /// Resolves the upstream now (the loop thread never waits on DNS); nil when `host` does not resolve.
     public init?(host: String, port: Int, configuration: Configuration = .init()) {
@@ -43,8 +43,15 @@ public final class LinkClient: Sendable {
         guard let request = LinkExchange.requestBytes(method: method, target: target, headers: headers) else {
             throw LinkError(.badRequest, "The request cannot be sent as HTTP/1.1.")
         }
+        return execute(method: method, head: request, on: loop, handler: handler)
+    }
+
+    /// `execute` of a request whose bytes are written already (`LinkRequestHead`).
+    public func execute(method: String, head: ByteBuffer, on loop: ServerLoop, handler: any LinkResponseHandler)
+        -> LinkExchange
+    {
         let exchange = LinkExchange(
-            request: request, isHead: method == "HEAD", mayRetry: Self.mayRetry(method), loop: loop, handler: handler)
+            request: head, isHead: method == "HEAD", mayRetry: Self.mayRetry(method), loop: loop, handler: handler)
         pool(on: loop).start(exchange)
         return exchange
     }
@@ -60,21 +67,19 @@ public final class LinkClient: Sendable {
 
     /// Counts on `loop`'s pool, for tests; read them on the loop thread.
     public func connectionCounts(on loop: ServerLoop) -> (idle: Int, busy: Int) {
-        let pool = pools.withLock { $0[ObjectIdentifier(loop)] }
+        let pool = loop.attachment(for: poolKey).map { unsafeDowncast($0, to: LinkPool.self) }
         return (pool?.idleCount ?? 0, pool?.busyCount ?? 0)
     }
 
+    /// The pool of `loop`, made on first use. Attached to the loop rather than kept in a locked dictionary, which
+    /// cost a lock and a hash on every request; and with nothing referring back to this client weakly, whose side
+    /// table made every retain of the client take the slow path (issue 7).
     private func pool(on loop: ServerLoop) -> LinkPool {
-        if let pool = loop.attachment(for: ObjectIdentifier(self)) { return unsafeDowncast(pool, to: LinkPool.self) }
-        let key = ObjectIdentifier(loop)
+        if let pool = loop.attachment(for: poolKey) { return unsafeDowncast(pool, to: LinkPool.self) }
         let pool = LinkPool(loop: loop, address: address, configuration: configuration)
-        loop.attach(pool, for: ObjectIdentifier(self))
-        pools.withLock { $0[key] = pool }
+        loop.attach(pool, for: poolKey)
         loop.addTicker { pool.tick(.now) }
-        loop.whenEnded { [weak self] in
-            pool.closeAll()
-            _ = self?.pools.withLock { $0.removeValue(forKey: key) }
-        }
+        loop.whenEnded { pool.closeAll() }
         return pool
     }
 }

@@ -60,10 +60,24 @@ public final class HeaderFilter: Sendable {
     ///   or its value holds control characters (libmicrohttpd lets `Name : value` through; the upstream client
     ///   would refuse to send it, which would look like an upstream failure).
     public func request(_ incoming: HTTPHeaders, requestID: String) throws(GatewayError) -> ForwardedRequest {
-        let named = Self.namedByConnection(incoming)
         var out = HTTPHeaders()
         // Room for Host, X-Request-Id and the credential the forwarder adds.
         out.reserveCapacity(incoming.count + 3, bytes: incoming.contentBytes + 256)
+        let framing = try forEachForwarded(incoming) { name, value in out.add(name, value) }
+        out.add("Host", upstream.hostHeader)
+        out.add("X-Request-Id", requestID)
+        return ForwardedRequest(headers: out, contentLength: framing.contentLength, isChunked: framing.isChunked)
+    }
+
+    /// The rules of `request` without a list made: `forward` gets each of the client's fields that goes upstream, in
+    /// order (the ones labgate sets itself are not among them), and the framing they declare is returned. The server
+    /// loop's client writes them straight into the request's bytes (issue 7). A field may be forwarded before a later
+    /// one makes the request fail: what was forwarded is then thrown away.
+    /// - Throws: `GatewayError` `.badRequest`, as `request`.
+    func forEachForwarded(
+        _ incoming: HTTPHeaders, _ forward: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) throws(GatewayError) -> (contentLength: Int?, isChunked: Bool) {
+        let named = Self.namedByConnection(incoming)
         var contentLength: Int?
         var isChunked = false
         try incoming.forEachField { (name, value) throws(GatewayError) in
@@ -79,14 +93,12 @@ public final class HeaderFilter: Sendable {
                 isChunked = true
             }
             if kind.isDroppedFromRequests || Self.isNamed(name, in: named) { return }
-            out.add(name, value)
+            forward(name, value)
         }
         if isChunked && contentLength != nil {
             throw GatewayError(.badRequest, "Content-Length and Transfer-Encoding must not be sent together.")
         }
-        out.add("Host", upstream.hostHeader)
-        out.add("X-Request-Id", requestID)
-        return ForwardedRequest(headers: out, contentLength: contentLength, isChunked: isChunked)
+        return (contentLength, isChunked)
     }
 
     /// The headers to return to the client for an upstream's response.

@@ -94,11 +94,30 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// Starts a request without a body whose answer goes to `channel`, no task. A plain-http upstream is asked on
-    /// the server's loop thread (`LinkClient`, `LinkRelay`); otherwise AsyncHTTPClient's delegate runs on one event
-    /// loop, which the pool prefers for the connection too. Not `.delegateAndChannel`: the pool closes such
-    /// loop-bound connections as soon as they are idle (measured: one upstream connection per request).
-    /// Transport failures reach `report.relayFailed` as labgate's 502/504.
+    /// `send` of a request for a plain-http upstream on the server's loop thread, its bytes written already
+    /// (`LinkRequestHead`, by `Forwarder`): `LinkClient` asks, `LinkRelay` relays the answer, no task and no thread
+    /// in between. Call it on `channel`'s loop. Transport failures reach `report.relayFailed` as labgate's 502/504.
+    func send(
+        head: ByteBuffer,
+        method: String,
+        link: LinkClient,
+        upstream: Upstream,
+        requestID: String,
+        relayingTo channel: HTTPResponseChannel,
+        report: consuming RelayReport
+    ) {
+        let relay = LinkRelay(
+            channel: channel, filter: upstream.filter, method: method, requestID: requestID, report: report)
+        let exchange = link.execute(method: method, head: head, on: channel.loop, handler: relay)
+        relay.exchange = exchange
+        channel.onCancel { exchange.cancel() }
+    }
+
+    /// Starts a request without a body whose answer goes to `channel`, no task, through AsyncHTTPClient (https, or
+    /// a request off the server's loop): its delegate runs on one event loop, which the pool prefers for the
+    /// connection too. Not `.delegateAndChannel`: the pool closes such loop-bound connections as soon as they are
+    /// idle (measured: one upstream connection per request). Transport failures reach `report.relayFailed` as
+    /// labgate's 502/504.
     func send(
         method: String,
         upstream: Upstream,
@@ -108,19 +127,6 @@ public final class UpstreamClient: Sendable {
         relayingTo channel: HTTPResponseChannel,
         report: consuming RelayReport
     ) {
-        if channel.loop.isCurrent, let link = upstream.link {
-            let relay = LinkRelay(
-                channel: channel, filter: upstream.filter, method: method, requestID: requestID, report: report)
-            do {
-                let exchange = try link.execute(
-                    method: method, target: target, headers: headers, on: channel.loop, handler: relay)
-                relay.exchange = exchange
-                channel.onCancel { exchange.cancel() }
-            } catch {
-                relay.report.relayFailed(LinkRelay.gatewayError(for: error))
-            }
-            return
-        }
         let url = upstream.url(for: target)
         let filter = upstream.filter
         let request: HTTPClient.Request
