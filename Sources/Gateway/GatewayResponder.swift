@@ -101,8 +101,8 @@ public final class GatewayResponder: HTTPResponder {
     }
 
     /// Routing, then client keys and rate limits: the probes stay open, login checks its body instead.
-    func admit(_ request: HTTPServerRequest) -> Admission {
-        let started = ContinuousClock.now
+    /// - Parameter started: when the request arrived (the server loop's round clock when on the loop).
+    func admit(_ request: HTTPServerRequest, at started: ContinuousClock.Instant = .now) -> Admission {
         let requestID = HeaderFilter.requestID(from: request.headers)
         let route: Route
         do {

@@ -36,13 +36,16 @@ extension Exchange {
 
     /// Hands the response head to the MHD thread; from now on unread upload bytes are dropped, since MHD can only
     /// send the response once the request is fully read.
-    func deliver(_ response: HTTPServerResponse) {
+    func deliver(_ response: consuming HTTPServerResponse) {
+        let isStream = if case .stream = response.body { true } else { false }
+        // Moved into the state, not copied: each copy retains the response's parts (issue 7).
+        var delivered = Optional(response)
         let (resume, parked) = state.withLock { state -> (Bool, Bool) in
-            state.response = response
+            state.response = delivered.take()
             state.uploadDiscarded = true
             state.upload.removeAll()
             state.uploadBytes = 0
-            if case .stream = response.body {} else { state.downFinished = true }
+            if !isStream { state.downFinished = true }
             return (state.clearSuspended(), state.parked)
         }
         if resume {

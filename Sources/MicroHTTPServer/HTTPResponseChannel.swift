@@ -17,9 +17,10 @@ public struct HTTPResponseChannel: Sendable {
     }
 
     /// Sends a whole response. A `.stream` body cannot be written here: it ends the exchange with a cut body.
-    public func send(_ response: HTTPServerResponse) {
+    public func send(_ response: consuming HTTPServerResponse) {
+        let isStream = if case .stream = response.body { true } else { false }
         exchange.deliver(response)
-        if case .stream = response.body { exchange.finishStream(failed: true) }
+        if isStream { exchange.finishStream(failed: true) }
     }
 
     /// Sends the head of a response whose body follows through `write` and `finish`.

@@ -13,7 +13,8 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     let filter: HeaderFilter
     let method: String
     let requestID: String
-    let started = ContinuousClock.now
+    /// When the request arrived (`RequestRecord.started`, from the loop's round clock).
+    let started: ContinuousClock.Instant
     let report: RelayReport
     /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
     /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
@@ -35,6 +36,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         self.filter = filter
         self.method = method
         self.requestID = requestID
+        started = report.record.started
         self.report = report
     }
 
@@ -51,7 +53,8 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         let response = filter.clientResponse(
             status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
         ) { _ in }
-        progress.received(head: response, after: .now - started)
+        // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.
+        progress.received(head: response, after: channel.loop.now - started)
     }
 
     func linkReceived(body chunk: ByteBuffer) -> Bool {
@@ -86,15 +89,14 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     }
 
     private func flush(endedEarly: Bool) {
-        guard let held = progress.takeHeld(endedEarly: endedEarly) else { return }
-        if RelayProgress.deliver(held.head, held.parts, complete: held.complete, isHead: method == "HEAD", to: channel)
-        {
+        guard let (head, parts, complete) = progress.takeHeld(endedEarly: endedEarly) else { return }
+        if RelayProgress.deliver(head, parts, complete: complete, isHead: method == "HEAD", to: channel) {
             end(failed: false)
         }
     }
 
     private func end(failed: Bool) {
-        report.relayEnded(progress.ending(failed: failed))
+        report.relayEnded(progress.ending(failed: failed), at: channel.loop.now)
     }
 
     /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,

@@ -19,10 +19,10 @@ struct RelayProgress {
     /// The head is known (held or sent): a failure now cuts the body instead of answering with an error.
     var hasHead: Bool { head != nil || headSent }
 
-    mutating func received(head response: HTTPServerResponse, after duration: Duration) {
-        head = response
-        upstreamDuration = duration
+    mutating func received(head response: consuming HTTPServerResponse, after duration: Duration) {
         status = response.status
+        upstreamDuration = duration
+        head = response
     }
 
     /// Counts a body part and keeps it while the head is held.
@@ -36,11 +36,12 @@ struct RelayProgress {
     /// Takes the held head and the parts that came with it, once; nil when there is no head yet or it went.
     /// `complete` says the upstream has ended (and did not fail: `endedEarly` false).
     mutating func takeHeld(endedEarly: Bool) -> (head: HTTPServerResponse, parts: HeldParts, complete: Bool)? {
-        guard !headSent, let held = head else { return nil }
+        // Moved out, not copied and then destroyed: each copy of a response retains its parts (issue 7).
+        guard !headSent, let held = head.take() else { return nil }
         headSent = true
-        head = nil
-        defer { pending = HeldParts() }
-        return (held, pending, ended && !endedEarly)
+        var parts = HeldParts()
+        swap(&parts, &pending)
+        return (held, parts, ended && !endedEarly)
     }
 
     func ending(failed: Bool) -> UpstreamRelay.Ending {
@@ -51,23 +52,24 @@ struct RelayProgress {
     /// complete already, else the head and the parts so far, the rest to follow.
     /// - Returns: whether the response is over (nothing more will be written).
     static func deliver(
-        _ head: HTTPServerResponse,
+        _ head: consuming HTTPServerResponse,
         _ pending: HeldParts,
         complete: Bool,
         isHead: Bool,
         to channel: HTTPResponseChannel
     ) -> Bool {
-        guard case .stream(let length, _) = head.body else {
-            channel.send(head)
+        // The response is moved along, never copied: each copy retains its parts (issue 7).
+        var response = head
+        guard case .stream(let length, _) = response.body else {
+            channel.send(response)
             return complete
         }
         if complete && !isHead {
-            var response = head
             response.body = .bytes(pending.joined())
             channel.send(response)
             return true
         }
-        channel.sendHead(status: head.status, headers: head.headers, length: length)
+        channel.sendHead(status: response.status, headers: response.headers, length: length)
         pending.forEach { _ = channel.write($0) }
         if complete { channel.finish() }
         return complete

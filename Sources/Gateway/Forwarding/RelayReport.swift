@@ -20,12 +20,12 @@ struct RelayReport: Sendable {
         channel.send(responder.observed(error.response(requestID: record.requestID), record))
     }
 
-    /// The response went to the client, completely or cut short.
-    func relayEnded(_ ending: UpstreamRelay.Ending) {
+    /// The response went to the client, completely or cut short, at `end` (now when not given).
+    func relayEnded(_ ending: UpstreamRelay.Ending, at end: ContinuousClock.Instant = .now) {
         let observer = responder.observer
         observer.finished(route: record.route)
         observer.completed(
             record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
-            failed: ending.failed)
+            failed: ending.failed, at: end)
     }
 }

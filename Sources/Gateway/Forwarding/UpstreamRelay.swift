@@ -98,8 +98,8 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
 
     /// Sends the head and what came with it; a response that is complete already goes as one buffer.
     private func flush(endedEarly: Bool = false) {
-        guard let held = state.withValue({ $0.takeHeld(endedEarly: endedEarly) }) else { return }
-        if RelayProgress.deliver(held.head, held.parts, complete: held.complete, isHead: isHead, to: channel) {
+        guard let (head, parts, complete) = state.withValue({ $0.takeHeld(endedEarly: endedEarly) }) else { return }
+        if RelayProgress.deliver(head, parts, complete: complete, isHead: isHead, to: channel) {
             end(failed: false)
         }
     }

@@ -76,10 +76,12 @@ public final class RequestObserver: Sendable {
     }
 
     /// `completed` with the status and upstream time given apart from the record, which then need not be copied.
+    /// - Parameter end: when the exchange ended, on the clock `record.started` came from.
     func completed(
-        _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool = false
+        _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool = false,
+        at end: ContinuousClock.Instant = .now
     ) {
-        let duration = ContinuousClock.now - record.started
+        let duration = end - record.started
         let metrics = requestMetrics(route: record.route, method: Self.methodLabel(record.method), status: status)
         metrics.counter.increment()
         metrics.timer.recordNanoseconds(duration.nanoseconds)
