@@ -7,8 +7,9 @@
 # Starts a static upstream (nginx, 2 workers, bench.sh's 76-byte JSON at /api/v1/ping, 401 without the credential),
 # nginx as the credential-injecting proxy (2 workers, keep-alive upstream) and `labgate serve`, then runs
 # `wrk -t2 -cCONNS -dDURs` against each, alternating, ROUNDS times, and prints req/s, p99, the proxy's CPU share
-# (user + system ticks of its processes over the round), the CPU microseconds per request and the share of the
-# machine's time stolen by the VM host during the round.
+# (user + system ticks of its processes over the round), the CPU microseconds per request, split into user and
+# system time (the kernel's part is much the same for every proxy; what differs is the user part), and the share
+# of the machine's time stolen by the VM host during the round.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
 # same rounds (an A/B of two builds). Everything on 127.0.0.1, free ports, stopped on exit.
 set -euo pipefail
@@ -43,10 +44,13 @@ http {
 }
 EOF
 }
-ticks() { # PIDS... -> user+system ticks summed
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
-  echo "$total"
+ticks() { # PIDS... -> "user system" ticks, each summed over the processes
+  local user=0 system=0 pid u s
+  for pid in "$@"; do
+    read -r u s < <(awk '{ print $14, $15 }' "/proc/$pid/stat")
+    user=$((user + u)) system=$((system + s))
+  done
+  echo "$user $system"
 }
 # shellcheck source=bench/steal.sh
 . "$HERE/steal.sh"
@@ -87,7 +91,7 @@ for port in "${PORT[@]}"; do
 done
 read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
-printf '%-9s %10s %10s %6s %12s %6s\n' proxy req/s p99 cpu "us/request" steal
+printf '%-9s %10s %10s %6s %12s %6s %6s %6s\n' proxy req/s p99 cpu "us/request" user sys steal
 for target in "${targets[@]}"; do  # warm-up
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$target]}/labric/api/v1/ping" >/dev/null
 done
@@ -95,15 +99,16 @@ for _ in $(seq "$ROUNDS"); do
   for target in "${targets[@]}"; do
     port=${PORT[$target]}
     if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
-    before="$(ticks "${pids[@]}")"
+    read -r user0 system0 <<<"$(ticks "${pids[@]}")"
     read -r steal0 all0 <<<"$(machine_ticks)"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
-    after="$(ticks "${pids[@]}")"
+    read -r user1 system1 <<<"$(ticks "${pids[@]}")"
     steal="$(steal_since "$steal0" "$all0")"
     grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
-    awk -v t="$target" -v r="$rps" -v p="$p99" -v c=$((after - before)) -v d="$DUR" -v s="$steal" \
-      'BEGIN { printf "%-9s %10.0f %10s %5.0f%% %12.1f %5d%%\n", t, r, p, c / d, c * 10000 / (d * r), s }'
+    awk -v t="$target" -v r="$rps" -v p="$p99" -v u=$((user1 - user0)) -v k=$((system1 - system0)) -v d="$DUR" \
+      -v s="$steal" 'BEGIN { c = u + k; printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %5d%%\n", t, r, p, c / d,
+        c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), s }'
   done
 done
