@@ -10,7 +10,7 @@ extension GatewayResponder {
         // Times from the loop's round clock, read once a round: three clock reads a request were 1% of labgate's
         // CPU (perf, issue 7). The round began when its wait ended, so the error is the round's work before this
         // request, microseconds, against histogram buckets from 1 ms.
-        switch admit(request, at: channel.loop.now) {
+        switch admit(request, at: channel.loopNow) {
         case .refused(let response):
             channel.send(response)
             return true
@@ -42,7 +42,7 @@ extension GatewayResponder {
         observer.started(route: route.name)
         forwarder.forward(
             request, target: target, to: upstream, requestID: requestID, through: channel,
-            report: RelayReport(responder: self, channel: channel, record: record))
+            report: RelayReport(responder: self, channel: channel, record: consume record))
         return true
     }
 }

@@ -60,4 +60,11 @@ public struct HTTPResponseChannel: Sendable {
 extension HTTPResponseChannel {
     /// The loop thread of the server this exchange belongs to; `respond(to:through:)` is called on it.
     public var loop: ServerLoop { exchange.context.loop }
+
+    /// The loop's round clock (`ServerLoop.now`), read without handing out the loop, which cost a retain and a
+    /// release a read (issue 7). On the loop thread only.
+    public var loopNow: ContinuousClock.Instant { exchange.context.loop.now }
+
+    /// Whether the calling thread is this exchange's loop, without handing out the loop.
+    public var isOnLoop: Bool { exchange.context.loop.isCurrent }
 }

@@ -28,6 +28,8 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private(set) var idleSince: ContinuousClock.Instant
     /// It served a request before: a failure before any byte of the answer may just be the upstream's idle close.
     private(set) var isReused = false
+    /// Its place in the pool's busy list, -1 when not busy (`LinkPool`).
+    var busySlot = -1
 
     private var exchange: LinkExchange?
     private var outbound = ByteBuffer()

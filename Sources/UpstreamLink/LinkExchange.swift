@@ -141,6 +141,11 @@ private struct HeadWriter {
     var offset = 0
 
     mutating func copy(_ text: String, _ rule: Rule) -> Bool {
+        // Read in place when the bytes are contiguous (native and small Strings): `withUTF8` needs a mutable copy,
+        // a retain and a release per String, eight a request (callgrind, issue 7).
+        if let copied = text.utf8.withContiguousStorageIfAvailable({ copy(UnsafeRawBufferPointer($0), rule) }) {
+            return copied
+        }
         var text = text
         return text.withUTF8 { bytes in copy(UnsafeRawBufferPointer(bytes), rule) }
     }

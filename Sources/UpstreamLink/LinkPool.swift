@@ -9,7 +9,9 @@ final class LinkPool: @unchecked Sendable {
     let address: LinkAddress
     let configuration: LinkClient.Configuration
     private var idle: [LinkConnection] = []
-    private var busy: [ObjectIdentifier: LinkConnection] = [:]
+    /// Each knows its place here (`LinkConnection.busySlot`): a dictionary hashed the connection in and out on every
+    /// request (issue 7).
+    private var busy: [LinkConnection] = []
 
     init(loop: ServerLoop, address: LinkAddress, configuration: LinkClient.Configuration) {
         self.loop = loop
@@ -21,7 +23,7 @@ final class LinkPool: @unchecked Sendable {
     func start(_ exchange: LinkExchange) {
         while let connection = idle.popLast() {
             guard connection.phase == .idle else { continue }
-            busy[ObjectIdentifier(connection)] = connection
+            markBusy(connection)
             connection.start(exchange)
             return
         }
@@ -34,14 +36,14 @@ final class LinkPool: @unchecked Sendable {
     /// Sends `exchange` on a new connection; false when none could be opened.
     func restart(_ exchange: LinkExchange) -> Bool {
         guard let connection = LinkConnection.open(to: address, pool: self) else { return false }
-        busy[ObjectIdentifier(connection)] = connection
+        markBusy(connection)
         connection.start(exchange)
         return true
     }
 
     /// The connection finished an exchange and may carry another.
     func release(_ connection: LinkConnection) {
-        busy[ObjectIdentifier(connection)] = nil
+        unmarkBusy(connection)
         if idle.count < configuration.maxIdleConnections {
             idle.append(connection)
         } else {
@@ -51,16 +53,14 @@ final class LinkPool: @unchecked Sendable {
 
     /// The connection is closing: forget it.
     func discard(_ connection: LinkConnection) {
-        if busy.removeValue(forKey: ObjectIdentifier(connection)) == nil,
-            let index = idle.firstIndex(where: { $0 === connection })
-        {
+        if !unmarkBusy(connection), let index = idle.firstIndex(where: { $0 === connection }) {
             idle.remove(at: index)
         }
     }
 
     /// Fails connections that made no progress in time and closes those idle for longer than the idle timeout.
     func tick(_ now: ContinuousClock.Instant) {
-        for connection in Array(busy.values) { connection.checkDeadline(now) }
+        for connection in busy { connection.checkDeadline(now) }  // a copy: a failure takes itself out
         let stale = idle.prefix { now - $0.idleSince >= configuration.idleTimeout }
         guard !stale.isEmpty else { return }
         for connection in stale { connection.shut() }
@@ -69,11 +69,30 @@ final class LinkPool: @unchecked Sendable {
 
     /// The loop ended: close everything.
     func closeAll() {
-        for connection in Array(busy.values) + idle { connection.shut() }
+        for connection in busy + idle { connection.shut() }
         busy.removeAll()
         idle.removeAll()
     }
 
     var idleCount: Int { idle.count }
     var busyCount: Int { busy.count }
+
+    private func markBusy(_ connection: LinkConnection) {
+        connection.busySlot = busy.count
+        busy.append(connection)
+    }
+
+    /// Takes `connection` out of the busy list, the last one moving into its place; false when it was not in it.
+    @discardableResult
+    private func unmarkBusy(_ connection: LinkConnection) -> Bool {
+        let slot = connection.busySlot
+        guard slot >= 0, slot < busy.count, busy[slot] === connection else { return false }
+        let last = busy.removeLast()
+        if slot < busy.count {
+            busy[slot] = last
+            last.busySlot = slot
+        }
+        connection.busySlot = -1
+        return true
+    }
 }

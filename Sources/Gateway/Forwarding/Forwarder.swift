@@ -84,7 +84,7 @@ public struct Forwarder: Sendable {
         through channel: HTTPResponseChannel,
         report: consuming RelayReport
     ) {
-        if channel.loop.isCurrent, let link = upstream.link {
+        if channel.isOnLoop, let link = upstream.link {
             let head: ByteBuffer
             do {
                 head = try linkHead(request, target: target, to: upstream, requestID: requestID)

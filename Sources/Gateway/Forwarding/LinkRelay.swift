@@ -54,7 +54,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
             status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
         ) { _ in }
         // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.
-        progress.received(head: response, after: channel.loop.now - started)
+        progress.received(head: response, after: channel.loopNow - started)
     }
 
     func linkReceived(body chunk: ByteBuffer) -> Bool {
@@ -96,7 +96,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     }
 
     private func end(failed: Bool) {
-        report.relayEnded(progress.ending(failed: failed), at: channel.loop.now)
+        report.relayEnded(progress.ending(failed: failed), at: channel.loopNow)
     }
 
     /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,
