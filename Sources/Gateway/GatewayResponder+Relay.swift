@@ -41,7 +41,7 @@ extension GatewayResponder {
             status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
         observer.started(route: route.name)
         forwarder.forward(
-            request, target: target, to: upstream, requestID: requestID, through: channel,
+            request, target: target, to: upstream,
             report: RelayReport(responder: self, channel: channel, record: consume record))
         return true
     }

@@ -10,19 +10,8 @@ enum RequestValidator {
         }
     }
 
-    static func validate(
-        method: String,
-        target: String,
-        headers: HTTPHeaders,
-        limits: HTTPServer.Configuration
-    ) -> Result<RequestFraming, Rejection> {
-        validate(
-            method: method, target: target, headers: headers, maxHeaderBytes: limits.maxHeaderBytes,
-            maxBodyBytes: limits.maxBodyBytes)
-    }
-
-    /// `validate` with the two limits it reads: the server passes them rather than its whole configuration, which
-    /// was copied for the call, its Strings retained and released (issue 7).
+    /// Takes the two limits it reads, not the server's whole configuration, which was copied for the call, its
+    /// Strings retained and released (issue 7).
     static func validate(
         method: String,
         target: String,

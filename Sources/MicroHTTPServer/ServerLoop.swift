@@ -42,9 +42,9 @@ public final class ServerLoop: @unchecked Sendable {
     /// `roundEnders`' second buffer: the two swap each round, so that running the held work allocates nothing.
     private var endingNow: [any ServerLoopRoundEnd] = []
     private var lastTick = ContinuousClock.now
-    /// When the current round began, read once after the loop's wait: for deadlines and idle times, which need no
-    /// better than a round's precision. A proxied request read the clock ten times; like nginx's cached time, one
-    /// reading a round serves them (issue 7). Durations that are measured (the access log's) read the clock.
+    /// When the current round began, read once after the loop's wait: for deadlines and idle times, and the times of
+    /// requests relayed on the loop, which need no better than a round's precision. A proxied request read the clock
+    /// ten times; like nginx's cached time, one reading a round serves them (issue 7).
     public private(set) var now = ContinuousClock.now
     /// Set for an MHD round that follows a wait that brought nothing: exchanges parked for their answer suspend
     /// then, so that the loop can sleep (`Exchange.park`).

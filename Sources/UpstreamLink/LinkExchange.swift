@@ -91,8 +91,9 @@ public struct LinkRequestHead: ~Copyable {
     }
 
     /// The request line, the fields `fields` adds, the blank line; nil when `fields` returned false, a piece failed
-    /// its check, or the fields took more than `fieldRoom` bytes (names and values, plus 4 per field). Not generic
-    /// over an error: called from another module, a generic one ran unspecialised (callgrind, issue 7).
+    /// its check, or the fields did not fit the room made for them (`fieldRoom`: their names and values, plus 4
+    /// bytes each). Not generic over an error: called from another module, a generic one ran unspecialised
+    /// (callgrind, issue 7).
     public static func write(
         method: String, target: String, fieldRoom: Int, _ fields: (inout LinkRequestHead) -> Bool
     ) -> ByteBuffer? {

@@ -6,7 +6,10 @@ import Testing
     let limits = HTTPServer.Configuration()
 
     func check(_ method: String = "GET", _ target: String = "/", _ headers: HTTPHeaders = [:]) -> Int? {
-        switch RequestValidator.validate(method: method, target: target, headers: headers, limits: limits) {
+        switch RequestValidator.validate(
+            method: method, target: target, headers: headers, maxHeaderBytes: limits.maxHeaderBytes,
+            maxBodyBytes: limits.maxBodyBytes)
+        {
         case .success: return nil
         case .failure(let rejection): return rejection.status
         }
@@ -55,7 +58,8 @@ import Testing
         var limits = HTTPServer.Configuration()
         limits.maxBodyBytes = 10
         let result = RequestValidator.validate(
-            method: "POST", target: "/", headers: ["Content-Length": "11"], limits: limits)
+            method: "POST", target: "/", headers: ["Content-Length": "11"], maxHeaderBytes: limits.maxHeaderBytes,
+            maxBodyBytes: limits.maxBodyBytes)
         guard case .failure(let rejection) = result else {
             Issue.record("accepted an oversized body")
             return

@@ -71,20 +71,14 @@ public struct Forwarder: Sendable {
         }
     }
 
-    /// Forwards a request without a body with the upstream's fixed credential, relaying the answer to `channel`
-    /// from the server's loop (`LinkRelay`, plain http) or AsyncHTTPClient's event loop (`UpstreamRelay`); returns
-    /// at once.
+    /// Forwards a request without a body with the upstream's fixed credential, relaying the answer to the report's
+    /// channel from the server's loop (`LinkRelay`, plain http) or AsyncHTTPClient's event loop (`UpstreamRelay`);
+    /// returns at once.
     /// - Parameters:
-    ///   - report: told how the request ended (`RelayReport`).
-    func forward(
-        _ request: HTTPServerRequest,
-        target: String,
-        to upstream: Upstream,
-        requestID: String,
-        through channel: HTTPResponseChannel,
-        report: consuming RelayReport
-    ) {
-        if channel.isOnLoop, let link = upstream.link {
+    ///   - report: the request's record and channel; told how the request ended (`RelayReport`).
+    func forward(_ request: HTTPServerRequest, target: String, to upstream: Upstream, report: consuming RelayReport) {
+        let requestID = report.record.requestID
+        if report.channel.isOnLoop, let link = upstream.link {
             let head: ByteBuffer
             do {
                 head = try linkHead(request, target: target, to: upstream, requestID: requestID)
@@ -92,9 +86,7 @@ public struct Forwarder: Sendable {
                 report.relayFailed(error)
                 return
             }
-            client.send(
-                head: head, method: request.method, link: link, upstream: upstream, requestID: requestID,
-                relayingTo: channel, report: report)
+            client.send(head: head, link: link, upstream: upstream, report: report)
             return
         }
         var headers: HTTPHeaders
@@ -106,9 +98,7 @@ public struct Forwarder: Sendable {
         }
         // Added to the only copy of the list, in the room the filter left: a second holder would make it a copy.
         headers.add("Authorization", upstream.credential.bearer)
-        client.send(
-            method: request.method, upstream: upstream, target: target, headers: headers, requestID: requestID,
-            relayingTo: channel, report: report)
+        client.send(upstream: upstream, target: target, headers: headers, report: report)
     }
 
     /// The bytes of a body-less request for the server loop's client: the forwarded fields written straight into
@@ -141,7 +131,7 @@ public struct Forwarder: Sendable {
             return true
         }
         if let refusal { throw refusal }
-        guard let bytes else { throw GatewayError(.badRequest, "The request cannot be forwarded.") }
+        guard let bytes else { throw LinkRelay.unforwardable }
         return bytes
     }
 

@@ -9,12 +9,8 @@ import UpstreamLink
 /// `@unchecked Sendable` holds because its state is touched on the loop thread only (the `LinkResponseHandler`
 /// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
 final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
-    let channel: HTTPResponseChannel
     let filter: HeaderFilter
-    let method: String
-    let requestID: String
-    /// When the request arrived (`RequestRecord.started`, from the loop's round clock).
-    let started: ContinuousClock.Instant
+    /// The request's record and its client's channel: what the relay needs of the request is read from it.
     let report: RelayReport
     /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
     /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
@@ -25,20 +21,16 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     private var progress = RelayProgress()
 
-    init(
-        channel: HTTPResponseChannel,
-        filter: HeaderFilter,
-        method: String,
-        requestID: String,
-        report: consuming RelayReport
-    ) {
-        self.channel = channel
+    init(filter: HeaderFilter, report: consuming RelayReport) {
         self.filter = filter
-        self.method = method
-        self.requestID = requestID
-        started = report.record.started
         self.report = report
     }
+
+    var channel: HTTPResponseChannel { report.channel }
+    var method: String { report.record.method }
+    var requestID: String { report.record.requestID }
+    /// When the request arrived (from the loop's round clock).
+    var started: ContinuousClock.Instant { report.record.started }
 
     func linkReceived(head: HTTP1ResponseParser.Head) {
         // The parser knows the body's length already; only a HEAD answer's announced length is read again.
@@ -99,12 +91,15 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         report.relayEnded(progress.ending(failed: failed), at: channel.loopNow)
     }
 
+    /// The 400 for a request HTTP/1.1 cannot carry (`Forwarder` finds it when writing the request's bytes).
+    static let unforwardable = GatewayError(.badRequest, "The request cannot be forwarded.")
+
     /// labgate's error for a failure before the head: 504 for silence, 400 for a request HTTP/1.1 cannot carry,
     /// 502 otherwise.
     static func gatewayError(for error: LinkError) -> GatewayError {
         switch error.code {
         case .timeout: GatewayError(.upstreamTimeout, "The upstream did not answer in time.")
-        case .badRequest: GatewayError(.badRequest, "The request cannot be forwarded.")
+        case .badRequest: unforwardable
         case .unreachable, .broken: GatewayError(.upstreamUnreachable, "The upstream could not be reached.")
         }
     }

@@ -96,51 +96,36 @@ public final class UpstreamClient: Sendable {
 
     /// `send` of a request for a plain-http upstream on the server's loop thread, its bytes written already
     /// (`LinkRequestHead`, by `Forwarder`): `LinkClient` asks, `LinkRelay` relays the answer, no task and no thread
-    /// in between. Call it on `channel`'s loop. Transport failures reach `report.relayFailed` as labgate's 502/504.
-    func send(
-        head: ByteBuffer,
-        method: String,
-        link: LinkClient,
-        upstream: Upstream,
-        requestID: String,
-        relayingTo channel: HTTPResponseChannel,
-        report: consuming RelayReport
-    ) {
-        let relay = LinkRelay(
-            channel: channel, filter: upstream.filter, method: method, requestID: requestID, report: report)
-        let exchange = link.execute(method: method, head: head, on: channel.loop, handler: relay)
+    /// in between. Call it on the loop of the report's channel. Transport failures reach `report.relayFailed` as
+    /// labgate's 502/504.
+    func send(head: ByteBuffer, link: LinkClient, upstream: Upstream, report: consuming RelayReport) {
+        let relay = LinkRelay(filter: upstream.filter, report: report)
+        let channel = relay.channel
+        let exchange = link.execute(method: relay.method, head: head, on: channel.loop, handler: relay)
         relay.exchange = exchange
         channel.onCancel { exchange.cancel() }
     }
 
-    /// Starts a request without a body whose answer goes to `channel`, no task, through AsyncHTTPClient (https, or
-    /// a request off the server's loop): its delegate runs on one event loop, which the pool prefers for the
-    /// connection too. Not `.delegateAndChannel`: the pool closes such loop-bound connections as soon as they are
+    /// Starts a request without a body whose answer goes to the report's channel, no task, through AsyncHTTPClient
+    /// (https, or a request off the server's loop): its delegate runs on one event loop, which the pool prefers for
+    /// the connection too. Not `.delegateAndChannel`: the pool closes such loop-bound connections as soon as they are
     /// idle (measured: one upstream connection per request). Transport failures reach `report.relayFailed` as
     /// labgate's 502/504.
-    func send(
-        method: String,
-        upstream: Upstream,
-        target: String,
-        headers: MicroHTTPServer.HTTPHeaders,
-        requestID: String,
-        relayingTo channel: HTTPResponseChannel,
-        report: consuming RelayReport
-    ) {
+    func send(upstream: Upstream, target: String, headers: MicroHTTPServer.HTTPHeaders, report: consuming RelayReport) {
         let url = upstream.url(for: target)
         let filter = upstream.filter
+        let channel = report.channel
         let request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(
-                url: url, method: NIOHTTP1.HTTPMethod(rawValue: method), headers: Self.clientHeaders(headers))
+                url: url, method: NIOHTTP1.HTTPMethod(rawValue: report.record.method),
+                headers: Self.clientHeaders(headers))
         } catch {
             report.relayFailed(Self.gatewayError(for: error))
             return
         }
         let eventLoop = http.eventLoopGroup.next()
-        let relay = UpstreamRelay(
-            channel: channel, filter: filter, method: method, requestID: requestID, eventLoop: eventLoop,
-            report: report)
+        let relay = UpstreamRelay(filter: filter, eventLoop: eventLoop, report: report)
         // No deadline timer: the server ends exchanges past the same request deadline (HTTPServer's sweeper), and
         // that cancels this request (`onCancel`); the idle (read) timeout still gives a 504.
         let task = http.execute(request: request, delegate: relay, eventLoop: .delegate(on: eventLoop), logger: nil)

@@ -23,29 +23,21 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         var failed: Bool
     }
 
-    let channel: HTTPResponseChannel
     let filter: HeaderFilter
-    let method: String
-    var isHead: Bool { method == "HEAD" }
-    let requestID: String
     let started: ContinuousClock.Instant
     /// Told once, on the event loop, how the request ended; an error before the response head becomes labgate's
     /// error response.
+    /// What the relay needs of the request (its channel, method and id) is read from the report's record.
     let report: RelayReport
     private let state: NIOLoopBoundBox<RelayProgress>
 
-    init(
-        channel: HTTPResponseChannel,
-        filter: HeaderFilter,
-        method: String,
-        requestID: String,
-        eventLoop: any EventLoop,
-        report: consuming RelayReport
-    ) {
-        self.channel = channel
+    var channel: HTTPResponseChannel { report.channel }
+    var method: String { report.record.method }
+    var isHead: Bool { method == "HEAD" }
+    var requestID: String { report.record.requestID }
+
+    init(filter: HeaderFilter, eventLoop: any EventLoop, report: consuming RelayReport) {
         self.filter = filter
-        self.method = method
-        self.requestID = requestID
         self.started = .now
         self.report = report
         self.state = .makeBoxSendingValue(RelayProgress(), eventLoop: eventLoop)
