@@ -5,7 +5,7 @@
 #
 # Part "server": wrk against the bare C libmicrohttpd hello (bench/hello.c) and the Swift HelloServer built on
 #   MicroHTTPServer, interleaved in the same run, at 1, 64 and 256 connections: req/s, p99, ratio Swift/C.
-# Part "proxy": a fast static upstream (nginx: 76-byte JSON at /api/v1/ping, a large file, an upload sink; it answers
+# Part "proxy": a fast static upstream (nginx: 76-byte JSON at /api/v1/ping, a large file, an upload it streams to hello-c, which discards it; it answers
 #   401 unless `Authorization: Bearer lbk_bench_secret`), then nginx, HAProxy and labgate as the same
 #   credential-injecting reverse proxy, interleaved, at 1, 16, 64 and 256 connections: req/s, p50, p99, peak RSS and
 #   the ratios to nginx; then 1 GiB each way and 1,000 idle connections through each (bench/extras.sh).
@@ -506,8 +506,8 @@ nginx_http_common() {
 EOF
 }
 
-write_upstream_conf() { # DIR PORT
-  local dir=$1 port=$2 auth
+write_upstream_conf() { # DIR PORT [SINK_PORT]
+  local dir=$1 port=$2 sink_port=${3:-} auth upload
   mkdir -p "$dir/files" "$dir/uploads"
   truncate -s "${LARGE_MB}M" "$dir/files/large.bin"
   auth="if (\$http_authorization != \"Bearer $SECRET\") { return 401 '{\"detail\":\"missing or wrong credential\"}'; }"
@@ -515,15 +515,24 @@ write_upstream_conf() { # DIR PORT
     nginx_common "$dir"
     echo "http {"
     nginx_http_common "$dir"
+    # The upload sink must read the whole body before it answers: one that answered first would let a proxy drop the
+    # rest of the body instead of forwarding it. hello-c does (it answers in libmicrohttpd's last call), and it
+    # discards what it reads. A sink that stores the gigabyte (nginx's WebDAV PUT, to disk or to /dev/shm) pays for
+    # a gigabyte of fresh pages each time, and this VM's page faults made the upload row spread 46-115% between rounds
+    # (bench/RESULTS.md, session 11). Without hello-c (no C compiler), the WebDAV sink on disk stands in.
+    if [[ -n $sink_port ]]; then
+      echo "  upstream sink { server 127.0.0.1:$sink_port; keepalive 8; }"
+      upload="proxy_pass http://sink; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_request_buffering off;"
+    else
+      upload="root $dir/uploads; dav_methods PUT; create_full_put_path on;"
+    fi
     cat <<EOF
   default_type application/json;
   sendfile on;
   server {
     listen 127.0.0.1:$port backlog=4096;
     location = /api/v1/ping { $auth return 200 '$PING_JSON'; }
-    # An upload sink that reads the whole body before it answers (201/204): one that answered first would let a
-    # proxy drop the rest of the body instead of forwarding it.
-    location = /api/v1/upload { $auth root $dir/uploads; dav_methods PUT; create_full_put_path on; }
+    location = /api/v1/upload { $auth $upload }
     location /api/v1/files/ { $auth alias $dir/files/; default_type application/octet-stream; }
     location / { return 404 '{"detail":"not found"}'; }
   }
@@ -635,6 +644,19 @@ admit() {
   return 1
 }
 
+# start_upload_sink: sets SINK_PORT to the port of a hello-c serving as the upload sink, or to "" with a message on
+# stderr. Not called in $(...): the sink's PID must reach PIDS, so that cleanup stops it.
+start_upload_sink() {
+  local hc
+  SINK_PORT=""
+  hc="$(build_hello_c)"
+  [[ -n $hc ]] || return 0
+  "$hc" 0 >"$TMP/upload-sink.out" 2>&1 &
+  PIDS+=($!)
+  SINK_PORT="$(wait_port_line "$TMP/upload-sink.out" "$!")" ||
+    log "bench: the upload sink (hello-c) did not start: $(cat "$TMP/upload-sink.out")"
+}
+
 part_proxy() {
   echo
   echo "== Part 2: credential-injecting reverse proxy: nginx vs HAProxy vs labgate (upstream: static nginx, ${#PING_JSON}-byte JSON) =="
@@ -643,7 +665,8 @@ part_proxy() {
   # Upstream
   upd="$TMP/upstream"
   up="$(free_port)"
-  write_upstream_conf "$upd" "$up"
+  start_upload_sink
+  write_upstream_conf "$upd" "$up" "$SINK_PORT"
   start_nginx "$upd"
   pid=$STARTED_PID
   if ! wait_http "http://127.0.0.1:$up/api/v1/ping" -H "Authorization: Bearer $SECRET"; then
@@ -659,6 +682,11 @@ part_proxy() {
   code="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -r 0-0 -H "Authorization: Bearer $SECRET" "http://127.0.0.1:$up/api/v1/files/large.bin")"
   [[ $code == "206 1" ]] || die "upstream large file check answered '$code'"
   echo "upstream: 127.0.0.1:$up  GET /api/v1/ping (${#PING_JSON} B JSON), GET /api/v1/files/large.bin (${LARGE_MB} MiB), PUT /api/v1/upload; 401 without the credential (checked)"
+  if [[ -n $SINK_PORT ]]; then
+    echo "upload sink: the upstream streams PUT /api/v1/upload to hello-c on 127.0.0.1:$SINK_PORT, which discards it"
+  else
+    echo "upload sink: nginx WebDAV on disk (hello-c could not be built or started: see above); expect a noisy upload row"
+  fi
 
   if [[ $DIRECT == 1 ]]; then
     names+=(direct)
