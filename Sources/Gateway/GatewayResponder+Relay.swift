@@ -39,10 +39,12 @@ extension GatewayResponder {
         let record = RequestRecord(
             requestID: requestID, route: route.name, method: request.method, target: request.target,
             status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
-        observer.started(route: route.name)
+        // Counted on the loop's tally: the shared metrics were a line both loops wrote for every request (issue 7).
+        let tally = observer.tally(for: channel)
+        observer.started(on: tally)
         forwarder.forward(
             request, target: target, to: upstream,
-            report: RelayReport(responder: self, channel: channel, record: consume record))
+            report: RelayReport(responder: self, channel: channel, record: consume record, tally: tally))
         return true
     }
 }

@@ -100,8 +100,10 @@ final class DaemonLoop: Sendable {
             // A round that brought nothing: parked exchanges suspend in this run, so that the next wait can sleep.
             loop.settling = ready == 0
             loop.parkedInRun = 0
+            loop.flush()  // what the upstream answers recorded, before MHD sends them
             _ = MHD_run(daemon.pointer)
             loop.endRound()
+            loop.flush()
         }
         loop.leave()
         commands.withLock { $0.stopped = true }

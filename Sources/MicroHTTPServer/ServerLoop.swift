@@ -15,13 +15,19 @@ public protocol ServerLoopRoundEnd: AnyObject {
     func roundEnded()
 }
 
+/// State that batches what a round's requests did, handed on before the round's answers go out and again at the
+/// round's end (`ServerLoop.addFlusher`). Called on the loop thread only.
+public protocol ServerLoopFlusher: AnyObject {
+    func flush()
+}
+
 /// The server's loop thread, open to other descriptors: a client for upstream connections can do its socket work on
 /// the thread that runs libmicrohttpd, so that a proxied request never changes threads (issue 7: the hops between
 /// MHD's thread and an HTTP client's event loop cost more than the rest of the request).
 ///
-/// `watch`, `change`, `unwatch`, `atRoundEnd`, `addTicker` and `whenEnded` are for the loop thread only (a
+/// `watch`, `change`, `unwatch`, `atRoundEnd`, `addFlusher`, `addTicker` and `whenEnded` are for the loop thread only (a
 /// responder's `respond(to:through:)` runs there); `execute` and `wake` may be called from any thread.
-/// `@unchecked Sendable` holds because `watchers`, `tickers`, `roundEnders` (both buffers), `now`, `settling`,
+/// `@unchecked Sendable` holds because `watchers`, `tickers`, `roundEnders` (both buffers), `flushers`, `now`, `settling`,
 /// `wokenOnLoop` and the exchange counts are touched only on the loop thread, and the rest is atomics, a mutex and
 /// descriptors fixed at creation.
 public final class ServerLoop: @unchecked Sendable {
@@ -41,6 +47,7 @@ public final class ServerLoop: @unchecked Sendable {
     private var roundEnders: [any ServerLoopRoundEnd] = []
     /// `roundEnders`' second buffer: the two swap each round, so that running the held work allocates nothing.
     private var endingNow: [any ServerLoopRoundEnd] = []
+    private var flushers: [any ServerLoopFlusher] = []
     private var lastTick = ContinuousClock.now
     /// When the current round began, read once after the loop's wait: for deadlines and idle times, and the times of
     /// requests relayed on the loop, which need no better than a round's precision. A proxied request read the clock
@@ -124,6 +131,15 @@ public final class ServerLoop: @unchecked Sendable {
         roundEnders.append(work)
     }
 
+    /// `flusher.flush()` runs before each of this loop's libmicrohttpd runs, after each round and when the loop ends,
+    /// for the loop's life. For per-loop state that gathers what requests did and hands it to shared objects in one
+    /// go per round: where both loops wrote the same memory for every request, each write waited for the other
+    /// core's copy of it (the request metrics, issue 7). Before the run, so that what the round's upstream answers
+    /// recorded is out before libmicrohttpd sends them.
+    public func addFlusher(_ flusher: any ServerLoopFlusher) {
+        flushers.append(flusher)
+    }
+
     /// The value attached to this loop for `key` (`attach`), if any; loop thread only. For per-loop state of objects
     /// shared by the loops, such as an upstream client's connection pool: found without a lock or a hash, where a
     /// locked dictionary cost both on every request (issue 7).
@@ -165,6 +181,8 @@ public final class ServerLoop: @unchecked Sendable {
         let handlers = endings
         (endings, tickers) = ([], [])
         for handler in handlers { handler() }
+        flush()
+        flushers.removeAll()
         watchers.removeAll()
         attachments.removeAll()
         thread.store(0, ordering: .relaxed)
@@ -212,6 +230,11 @@ public final class ServerLoop: @unchecked Sendable {
             for item in endingNow { item.roundEnded() }
             endingNow.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// Runs every flusher (`addFlusher`).
+    func flush() {
+        for flusher in flushers { flusher.flush() }
     }
 
     /// Whether `wake` was called on the loop thread since the last call: then the next wait must not block.

@@ -8,12 +8,20 @@ struct RelayReport: Sendable {
     let channel: HTTPResponseChannel
     /// Status and upstream time still unknown (0, nil).
     let record: RequestRecord
+    /// The metrics of the channel's loop (`RequestObserver.tally(for:)`), for an ending told on that loop.
+    let tally: RequestTally?
+
+    /// The tally on the relay's thread: the loop's own when the relay runs there, else nil (the shared metrics).
+    private var localTally: RequestTally? {
+        guard let tally, channel.isOnLoop else { return nil }
+        return tally
+    }
 
     /// The request failed before the upstream's head (a `GatewayError`, or a cancellation when the client left):
     /// nothing has been sent to the client.
     func relayFailed(_ error: any Error) {
         let observer = responder.observer
-        observer.finished(route: record.route)
+        observer.finished(on: localTally)
         // The client left before the head: there is no one to answer or to log for.
         guard let error = error as? GatewayError else { return }
         observer.upstreamError(route: record.route, code: error.code.rawValue)
@@ -23,9 +31,10 @@ struct RelayReport: Sendable {
     /// The response went to the client, completely or cut short, at `end` (now when not given).
     func relayEnded(_ ending: UpstreamRelay.Ending, at end: ContinuousClock.Instant = .now) {
         let observer = responder.observer
-        observer.finished(route: record.route)
+        let tally = localTally
+        observer.finished(on: tally)
         observer.completed(
             record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
-            failed: ending.failed, at: end)
+            failed: ending.failed, at: end, tally: tally)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import MicroHTTPServer
 import NIOCore
 import Prometheus
 import Synchronization
@@ -16,7 +17,7 @@ public final class RequestObserver: Sendable {
     let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let accessLog: Logger?
-    let inflight: Gauge
+    let inflightGauge: Gauge
     /// Read at scrape time: seconds until each upstream's private token expires.
     let expiryProbes: [String: @Sendable () -> Double?]
 
@@ -34,17 +35,22 @@ public final class RequestObserver: Sendable {
         self.factory = factory
         self.accessLog = accessLog
         self.expiryProbes = expiryProbes
-        inflight = Gauge(label: "labgate_inflight_requests", factory: factory)
-        inflight.record(0)
+        inflightGauge = Gauge(label: "labgate_inflight_requests", factory: factory)
+        inflightGauge.record(0)
         for upstream in expiryProbes.keys {
             Gauge(label: "labgate_token_expiry_seconds", dimensions: [("upstream", upstream)], factory: factory)
                 .record(0)
         }
     }
 
+    /// Requests in flight that started or ended off the server loops' tallies.
     let inflightCount = ByteCounter()
+    /// Each server loop's in-flight count (`RequestTally.inflight`), summed when scraped.
+    let loopInflight = Mutex<[ByteCounter]>([])
+    /// Finds a server loop's tally (`ServerLoop.attachment(for:)`).
+    let tallyKey = ServerLoop.makeAttachmentKey()
 
-    // The gauge is set from the count when it is scraped (`metricsText`), not on every request: two records a
+    // The gauge is set from the counts when it is scraped (`metricsText`), not on every request: two records a
     // request on a line both loops write (issue 7).
     func started(route: String) {
         inflightCount.add(1)
@@ -52,6 +58,34 @@ public final class RequestObserver: Sendable {
 
     func finished(route: String) {
         inflightCount.add(-1)
+    }
+
+    /// `started`, counted on the loop's own tally when there is one.
+    func started(on tally: RequestTally?) {
+        (tally?.inflight ?? inflightCount).add(1)
+    }
+
+    /// `finished`, counted on the loop's own tally when there is one.
+    func finished(on tally: RequestTally?) {
+        (tally?.inflight ?? inflightCount).add(-1)
+    }
+
+    /// The tally of `channel`'s server loop when called on that loop's thread (made on first use); nil elsewhere.
+    func tally(for channel: HTTPResponseChannel) -> RequestTally? {
+        guard channel.isOnLoop else { return nil }
+        let loop = channel.loop
+        if let tally = loop.attachment(for: tallyKey) { return unsafeDowncast(tally, to: RequestTally.self) }
+        let inflight = ByteCounter()
+        let tally = RequestTally(observer: self, inflight: inflight)
+        loop.attach(tally, for: tallyKey)
+        loop.addFlusher(tally)
+        loopInflight.withLock { $0.append(inflight) }
+        return tally
+    }
+
+    /// Requests in flight, over every loop.
+    var inflight: Int {
+        loopInflight.withLock { $0.reduce(inflightCount.value) { $0 + $1.value } }
     }
 
     func upstreamError(route: String, code: String) {
@@ -77,14 +111,21 @@ public final class RequestObserver: Sendable {
 
     /// `completed` with the status and upstream time given apart from the record, which then need not be copied.
     /// - Parameter end: when the exchange ended, on the clock `record.started` came from.
+    /// - Parameter tally: the loop's tally when called on its loop (`tally(for:)`): the metrics are then counted
+    ///   there, and reach Prometheus before the loop next sends.
     func completed(
         _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool = false,
-        at end: ContinuousClock.Instant = .now
+        at end: ContinuousClock.Instant = .now, tally: RequestTally? = nil
     ) {
         let duration = end - record.started
-        let metrics = requestMetrics(route: record.route, method: Self.methodLabel(record.method), status: status)
-        metrics.counter.increment()
-        metrics.timer.recordNanoseconds(duration.nanoseconds)
+        let method = Self.methodLabel(record.method)
+        if let tally {
+            tally.add(route: record.route, method: method, status: status, nanoseconds: duration.nanoseconds)
+        } else {
+            let metrics = requestMetrics(route: record.route, method: method, status: status)
+            metrics.counter.increment()
+            metrics.timer.recordNanoseconds(duration.nanoseconds)
+        }
         guard let accessLog else { return }
         var metadata: Logger.Metadata = [
             "request_id": .string(record.requestID),
@@ -138,7 +179,7 @@ public final class RequestObserver: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func metricsText() -> ByteBuffer {
-        inflight.record(inflightCount.value)
+        inflightGauge.record(inflight)
         for (upstream, probe) in expiryProbes {
             Gauge(label: "labgate_token_expiry_seconds", dimensions: [("upstream", upstream)], factory: factory)
                 .record(probe() ?? 0)
