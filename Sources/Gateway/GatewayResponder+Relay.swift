@@ -17,13 +17,13 @@ extension GatewayResponder {
         case .admitted(let value):
             admitted = value
         }
-        let upstream: Upstream
+        let loopRoute: LoopRoute
         let target: String
         switch admitted.route {
         case .labric(let value) where upstreams.labric != nil:
-            (upstream, target) = (upstreams.labric!, value)
+            (loopRoute, target) = (self.loopRoute(upstreams.labric!, key: loopRouteKeys.labric, channel), value)
         case .geniePublic(let value) where upstreams.genie != nil:
-            (upstream, target) = (upstreams.genie!, value)
+            (loopRoute, target) = (self.loopRoute(upstreams.genie!, key: loopRouteKeys.genie, channel), value)
         default:
             return false  // login, the private API (token, 401 replay) and local answers: `respond`
         }
@@ -40,11 +40,18 @@ extension GatewayResponder {
             requestID: requestID, route: route.name, method: request.method, target: request.target,
             status: 0, peer: request.peer, client: client, started: started, upstreamDuration: nil)
         // Counted on the loop's tally: the shared metrics were a line both loops wrote for every request (issue 7).
-        let tally = observer.tally(for: channel)
-        observer.started(on: tally)
+        observer.started(on: loopRoute.tally)
         forwarder.forward(
-            request, target: target, to: upstream,
-            report: RelayReport(responder: self, channel: channel, record: consume record, tally: tally))
+            request, target: target, report: RelayReport(route: loopRoute, channel: channel, record: consume record))
         return true
+    }
+
+    /// This loop's `LoopRoute` to `upstream`, made on first use. On the loop thread (`respond(to:through:)`).
+    private func loopRoute(_ upstream: Upstream, key: Int, _ channel: HTTPResponseChannel) -> LoopRoute {
+        let loop = channel.loop
+        if let route = loop.attachment(for: key) { return unsafeDowncast(route, to: LoopRoute.self) }
+        let route = LoopRoute(responder: self, upstream: upstream, tally: observer.tally(for: channel))
+        loop.attach(route, for: key)
+        return route
     }
 }

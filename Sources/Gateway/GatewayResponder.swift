@@ -27,6 +27,8 @@ public final class GatewayResponder: HTTPResponder {
     let clients: ClientAuthenticator
     /// Per-client limits on forwarded requests; nil: none.
     let rateLimiter: RateLimiter?
+    /// Find each server loop's `LoopRoute` to an upstream (`ServerLoop.attachment(for:)`).
+    let loopRouteKeys = (labric: ServerLoop.makeAttachmentKey(), genie: ServerLoop.makeAttachmentKey())
 
     public init(
         upstreams: Upstreams,

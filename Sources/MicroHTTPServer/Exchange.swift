@@ -1,5 +1,4 @@
 import CMicroHTTPD
-import DequeModule
 import Logging
 import NIOCore
 import Synchronization
@@ -50,9 +49,9 @@ final class Exchange: @unchecked Sendable {
         var aborted = false
         var task: Task<Void, Never>?
 
-        // Deques: an empty one allocates nothing, and most exchanges queue nothing (NIO's CircularBuffer allocates
+        // Queues that allocate nothing while empty, and most exchanges queue nothing (NIO's CircularBuffer allocates
         // its storage up front, two allocations per request).
-        var upload = Deque<ByteBuffer>()
+        var upload = ChunkQueue()
         var uploadBytes = 0
         /// Every body byte received so far, for the body limit.
         var uploadSeen = 0
@@ -62,7 +61,7 @@ final class Exchange: @unchecked Sendable {
         var uploadWaiter: UploadWaiter?
 
         var response: HTTPServerResponse?
-        var down = Deque<ByteBuffer>()
+        var down = ChunkQueue()
         var downBytes = 0
         var downFinished = false
         var downFailed = false
@@ -128,7 +127,7 @@ final class Exchange: @unchecked Sendable {
             peer: ConnectionBridge.peer(connection),
             body: framing.hasBody ? RequestBody(source: self, declaredLength: framing.contentLength) : .empty
         )
-        let responder = context.responder
+        let responder = context.responder  // the loop's own box (`ResponderBox`)
         if framing.hasBody, let refusal = responder.refuseBody(of: request) {
             queued = true
             return ConnectionBridge.queue(refusal, on: connection, closing: true)
@@ -180,11 +179,7 @@ final class Exchange: @unchecked Sendable {
             state.uploadBytes += bytes.count
             // Slices are as large as MHD's read buffer (half the connection memory, 12 KiB by default). While the
             // reader lags they join the last queued chunk, up to 64 KiB, so the upstream gets fewer, larger writes.
-            if let last = state.upload.indices.last, state.upload[last].readableBytes + bytes.count <= 64 << 10 {
-                state.upload[last].writeBytes(bytes)  // in place: no copy of the queued bytes
-            } else {
-                state.upload.append(ByteBuffer(bytes: bytes))
-            }
+            state.upload.append(bytes, joiningUpTo: 64 << 10)
             return (bytes.count, nil)
         }
         if let (waiter, chunk) = handOff { waiter.continuation.resume(returning: chunk) }
@@ -295,9 +290,9 @@ final class Exchange: @unchecked Sendable {
                 chunk.moveReaderIndex(forwardBy: n)
                 copied += n
                 if chunk.readableBytes == 0 {
-                    state.down.removeFirst()
+                    _ = state.down.popFirst()
                 } else {
-                    state.down[state.down.startIndex] = chunk
+                    state.down.replaceFirst(with: chunk)
                 }
             }
             state.downBytes -= copied

@@ -8,7 +8,8 @@ import Synchronization
 /// What every callback needs, reached through the `cls` pointer MHD hands back. Immutable apart from atomics and
 /// the registry's mutex.
 final class ServerContext: Sendable {
-    let responder: any HTTPResponder
+    /// The server's responder, called through a class (`ResponderBox`).
+    let responder: any HTTPResponder & AnyObject
     let configuration: HTTPServer.Configuration
     let logger: Logger
     let registry = ExchangeRegistry()
@@ -24,7 +25,7 @@ final class ServerContext: Sendable {
     let loop = ServerLoop()
 
     init(responder: any HTTPResponder, configuration: HTTPServer.Configuration, logger: Logger) {
-        self.responder = responder
+        self.responder = boxed(responder)
         self.configuration = configuration
         self.logger = logger
     }
@@ -100,4 +101,37 @@ struct RegistryLinks {
     var joined = false
     unowned(unsafe) var previous: Exchange?
     unowned(unsafe) var next: Exchange?
+}
+
+/// A responder as a loop calls it: through a class of the loop's own. Called through an `any HTTPResponder` kept in
+/// the context, the existential was copied for each call, and the copy retained the responder, which every loop
+/// shares: a write to a line that both cores wrote, on every request (issue 7). A class instance is called on a
+/// borrowed reference.
+final class ResponderBox<Responder: HTTPResponder>: HTTPResponder {
+    let responder: Responder
+
+    init(_ responder: Responder) {
+        self.responder = responder
+    }
+
+    func respond(to request: HTTPServerRequest) async throws -> HTTPServerResponse {
+        try await responder.respond(to: request)
+    }
+
+    func respondImmediately(to request: HTTPServerRequest) -> HTTPServerResponse? {
+        responder.respondImmediately(to: request)
+    }
+
+    func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse? {
+        responder.refuseBody(of: request)
+    }
+
+    func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
+        responder.respond(to: request, through: channel)
+    }
+}
+
+/// `responder` in a `ResponderBox` of its own type.
+private func boxed<R: HTTPResponder>(_ responder: R) -> any HTTPResponder & AnyObject {
+    ResponderBox(responder)
 }

@@ -75,23 +75,23 @@ public struct Forwarder: Sendable {
     /// channel from the server's loop (`LinkRelay`, plain http) or AsyncHTTPClient's event loop (`UpstreamRelay`);
     /// returns at once.
     /// - Parameters:
-    ///   - report: the request's record and channel; told how the request ended (`RelayReport`).
-    func forward(_ request: HTTPServerRequest, target: String, to upstream: Upstream, report: consuming RelayReport) {
-        let requestID = report.record.requestID
-        if report.channel.isOnLoop, let link = upstream.link {
+    ///   - report: the request's upstream (`report.route`), record and channel; told how the request ended.
+    func forward(_ request: HTTPServerRequest, target: String, report: consuming RelayReport) {
+        if report.channel.isOnLoop, report.route.hasLink {
             let head: ByteBuffer
             do {
-                head = try linkHead(request, target: target, to: upstream, requestID: requestID)
+                head = try linkHead(request, target: target, route: report.route, requestID: report.record.requestID)
             } catch {
                 report.relayFailed(error)
                 return
             }
-            client.send(head: head, link: link, upstream: upstream, report: report)
+            client.send(head: head, report: report)
             return
         }
+        let upstream = report.route.upstream
         var headers: HTTPHeaders
         do {
-            headers = try upstream.filter.request(request.headers, requestID: requestID).headers
+            headers = try upstream.filter.request(request.headers, requestID: report.record.requestID).headers
         } catch {
             report.relayFailed(error)
             return
@@ -106,12 +106,14 @@ public struct Forwarder: Sendable {
     /// `request` makes, which cost an allocation and a copy of every field (issue 7).
     /// - Throws: `GatewayError` `.badRequest` when the request cannot be forwarded (the header rules, or bytes
     ///   HTTP/1.1 cannot carry).
-    private func linkHead(_ request: HTTPServerRequest, target: String, to upstream: Upstream, requestID: String)
+    private func linkHead(_ request: HTTPServerRequest, target: String, route: LoopRoute, requestID: String)
         throws(GatewayError) -> ByteBuffer
     {
         let incoming = request.headers
-        let host = upstream.filter.upstream.hostHeader
-        let authorization = upstream.credential.bearer
+        let filter = route.filter
+        let host = filter.upstream.hostHeader
+        // The loop's copy: reading the secret took its lock, on a line both loops wrote (issue 7).
+        let authorization = route.authorization()
         // At most every client field, then the three added ones: "Host", "X-Request-Id", "Authorization" (29 bytes
         // of names), each with ": " and CRLF.
         let room =
@@ -120,7 +122,7 @@ public struct Forwarder: Sendable {
         var refusal: GatewayError?
         let bytes = LinkRequestHead.write(method: request.method, target: target, fieldRoom: room) { head in
             do throws(GatewayError) {
-                _ = try upstream.filter.forEachForwarded(incoming) { name, value in head.add(name, value) }
+                _ = try filter.forEachForwarded(incoming) { name, value in head.add(name, value) }
             } catch {
                 refusal = error
                 return false

@@ -9,8 +9,7 @@ import UpstreamLink
 /// `@unchecked Sendable` holds because its state is touched on the loop thread only (the `LinkResponseHandler`
 /// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
 final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
-    let filter: HeaderFilter
-    /// The request's record and its client's channel: what the relay needs of the request is read from it.
+    /// The request's upstream, record and client's channel: what the relay needs of the request is read from it.
     let report: RelayReport
     /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
     /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
@@ -21,8 +20,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     private var progress = RelayProgress()
 
-    init(filter: HeaderFilter, report: consuming RelayReport) {
-        self.filter = filter
+    init(report: consuming RelayReport) {
         self.report = report
     }
 
@@ -42,7 +40,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
             case .none, .chunked, .untilClose: nil
             }
         // The body's writer is unused: this relay sends the body itself.
-        let response = filter.clientResponse(
+        let response = report.route.filter.clientResponse(
             status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
         ) { _ in }
         // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.

@@ -4,16 +4,17 @@ import MicroHTTPServer
 /// the relay's thread. A value kept inside the relay: as an object of its own (and before that two closures) it cost
 /// an allocation and its reference counting on every forwarded request (issue 7).
 struct RelayReport: Sendable {
-    let responder: GatewayResponder
+    /// The responder and the upstream, through the loop's own object (`LoopRoute`).
+    let route: LoopRoute
     let channel: HTTPResponseChannel
     /// Status and upstream time still unknown (0, nil).
     let record: RequestRecord
-    /// The metrics of the channel's loop (`RequestObserver.tally(for:)`), for an ending told on that loop.
-    let tally: RequestTally?
 
-    /// The tally on the relay's thread: the loop's own when the relay runs there, else nil (the shared metrics).
+    var responder: GatewayResponder { route.responder }
+
+    /// The loop's metrics when told on the loop, else nil (the shared metrics).
     private var localTally: RequestTally? {
-        guard let tally, channel.isOnLoop else { return nil }
+        guard let tally = route.tally, channel.isOnLoop else { return nil }
         return tally
     }
 
@@ -30,11 +31,16 @@ struct RelayReport: Sendable {
 
     /// The response went to the client, completely or cut short, at `end` (now when not given).
     func relayEnded(_ ending: UpstreamRelay.Ending, at end: ContinuousClock.Instant = .now) {
+        if let tally = localTally {
+            tally.ended(
+                record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
+                failed: ending.failed, at: end)
+            return
+        }
         let observer = responder.observer
-        let tally = localTally
-        observer.finished(on: tally)
+        observer.finished(route: record.route)
         observer.completed(
             record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
-            failed: ending.failed, at: end, tally: tally)
+            failed: ending.failed, at: end)
     }
 }

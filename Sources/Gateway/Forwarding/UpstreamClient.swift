@@ -98,10 +98,13 @@ public final class UpstreamClient: Sendable {
     /// (`LinkRequestHead`, by `Forwarder`): `LinkClient` asks, `LinkRelay` relays the answer, no task and no thread
     /// in between. Call it on the loop of the report's channel. Transport failures reach `report.relayFailed` as
     /// labgate's 502/504.
-    func send(head: ByteBuffer, link: LinkClient, upstream: Upstream, report: consuming RelayReport) {
-        let relay = LinkRelay(filter: upstream.filter, report: report)
+    func send(head: ByteBuffer, report: consuming RelayReport) {
+        let relay = LinkRelay(report: report)
         let channel = relay.channel
-        let exchange = link.execute(method: relay.method, head: head, on: channel.loop, handler: relay)
+        // Not retained (`LoopRoute.withLink`): a retain and a release of an object both loops share (issue 7).
+        let exchange = relay.report.route.withLink { link in
+            link.execute(method: relay.method, head: head, on: channel.loop, handler: relay)
+        }
         relay.exchange = exchange
         channel.onCancel { exchange.cancel() }
     }

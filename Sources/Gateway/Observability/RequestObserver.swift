@@ -76,7 +76,7 @@ public final class RequestObserver: Sendable {
         let loop = channel.loop
         if let tally = loop.attachment(for: tallyKey) { return unsafeDowncast(tally, to: RequestTally.self) }
         let inflight = ByteCounter()
-        let tally = RequestTally(observer: self, inflight: inflight)
+        let tally = RequestTally(observer: self, inflight: inflight, accessLog: accessLog)
         loop.attach(tally, for: tallyKey)
         loop.addFlusher(tally)
         loopInflight.withLock { $0.append(inflight) }
@@ -111,22 +111,25 @@ public final class RequestObserver: Sendable {
 
     /// `completed` with the status and upstream time given apart from the record, which then need not be copied.
     /// - Parameter end: when the exchange ended, on the clock `record.started` came from.
-    /// - Parameter tally: the loop's tally when called on its loop (`tally(for:)`): the metrics are then counted
-    ///   there, and reach Prometheus before the loop next sends.
     func completed(
         _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool = false,
-        at end: ContinuousClock.Instant = .now, tally: RequestTally? = nil
+        at end: ContinuousClock.Instant = .now
     ) {
         let duration = end - record.started
-        let method = Self.methodLabel(record.method)
-        if let tally {
-            tally.add(route: record.route, method: method, status: status, nanoseconds: duration.nanoseconds)
-        } else {
-            let metrics = requestMetrics(route: record.route, method: method, status: status)
-            metrics.counter.increment()
-            metrics.timer.recordNanoseconds(duration.nanoseconds)
-        }
+        let metrics = requestMetrics(route: record.route, method: Self.methodLabel(record.method), status: status)
+        metrics.counter.increment()
+        metrics.timer.recordNanoseconds(duration.nanoseconds)
         guard let accessLog else { return }
+        Self.logAccess(
+            to: accessLog, record, status: status, upstreamDuration: upstreamDuration, bytes: bytes, failed: failed,
+            duration: duration)
+    }
+
+    /// The access-log line of one finished exchange.
+    static func logAccess(
+        to accessLog: Logger, _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int,
+        failed: Bool, duration: Duration
+    ) {
         var metadata: Logger.Metadata = [
             "request_id": .string(record.requestID),
             "route": .string(record.route),

@@ -1,3 +1,4 @@
+import Logging
 import MicroHTTPServer
 
 /// One server loop's share of the request metrics: the requests relayed on that loop are counted here, on the loop,
@@ -29,11 +30,33 @@ final class RequestTally: ServerLoopFlusher, @unchecked Sendable {
     /// of every loop's count and the observer's own means something (`RequestObserver.inflight`).
     let inflight: ByteCounter
 
-    /// - Parameter inflight: the loop's in-flight count, which the observer also holds for its scrapes (not the
-    ///   tally itself: the tally holds the observer).
-    init(observer: RequestObserver, inflight: ByteCounter) {
+    let accessLog: Logger?
+
+    /// - Parameters:
+    ///   - inflight: the loop's in-flight count, which the observer also holds for its scrapes (not the tally
+    ///     itself: the tally holds the observer).
+    ///   - accessLog: the observer's.
+    init(observer: RequestObserver, inflight: ByteCounter, accessLog: Logger?) {
         self.observer = observer
         self.inflight = inflight
+        self.accessLog = accessLog
+    }
+
+    /// `RequestObserver.finished` and `completed` for a request that ends on this loop, without the observer: each
+    /// use of it, an object both loops share, retained it (issue 7).
+    func ended(
+        _ record: RequestRecord, status: Int, upstreamDuration: Duration?, bytes: Int, failed: Bool,
+        at end: ContinuousClock.Instant
+    ) {
+        inflight.add(-1)
+        let duration = end - record.started
+        add(
+            route: record.route, method: RequestObserver.methodLabel(record.method), status: status,
+            nanoseconds: duration.nanoseconds)
+        guard let accessLog else { return }
+        RequestObserver.logAccess(
+            to: accessLog, record, status: status, upstreamDuration: upstreamDuration, bytes: bytes, failed: failed,
+            duration: duration)
     }
 
     /// Counts one finished request of the series (`method` already a label), held until the next flush.
@@ -56,8 +79,10 @@ final class RequestTally: ServerLoopFlusher, @unchecked Sendable {
         guard pending else { return }
         pending = false
         for index in series.indices where series[index].count > 0 {
-            series[index].metrics.counter.increment(by: series[index].count)
-            for nanoseconds in series[index].durations { series[index].metrics.timer.recordNanoseconds(nanoseconds) }
+            // Taken once: read per duration, the shared timer was retained and released for each.
+            let (counter, timer) = (series[index].metrics.counter, series[index].metrics.timer)
+            counter.increment(by: series[index].count)
+            for nanoseconds in series[index].durations { timer.recordNanoseconds(nanoseconds) }
             series[index].count = 0
             series[index].durations.removeAll(keepingCapacity: true)
         }
