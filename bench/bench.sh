@@ -5,10 +5,10 @@
 #
 # Part "server": wrk against the bare C libmicrohttpd hello (bench/hello.c) and the Swift HelloServer built on
 #   MicroHTTPServer, interleaved in the same run, at 1, 64 and 256 connections: req/s, p99, ratio Swift/C.
-# Part "proxy": a fast static upstream (nginx: 76-byte JSON at /api/v1/ping, a large file, an upload it streams to hello-c, which discards it; it answers
-#   401 unless `Authorization: Bearer lbk_bench_secret`), then nginx, HAProxy and labgate as the same
-#   credential-injecting reverse proxy, interleaved, at 1, 16, 64 and 256 connections: req/s, p50, p99, peak RSS and
-#   the ratios to nginx; then 1 GiB each way and 1,000 idle connections through each (bench/extras.sh).
+# Part "proxy": a fast static upstream (nginx: 76-byte JSON at /api/v1/ping, a large file, uploads streamed to
+#   hello-c, which discards them; it answers 401 unless `Authorization: Bearer lbk_bench_secret`), then nginx, HAProxy
+#   and labgate as the same credential-injecting reverse proxy, interleaved, at 1, 16, 64 and 256 connections: req/s,
+#   p50, p99, peak RSS and the ratios to nginx; then 1 GiB each way and 1,000 idle connections (bench/extras.sh).
 # Part "storm": 10,000 Genie private-API requests through `labgate sandbox` across three token lifetimes, exchanges
 #   counted (bench/extras.sh).
 #
@@ -39,7 +39,7 @@ PART="${1:-all}"
 case "$PART" in
   all | server | proxy | storm) ;;
   -h | --help)
-    sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"  # the header comment
     exit 0
     ;;
   *)

@@ -164,8 +164,8 @@ public final class GatewayResponder: HTTPResponder {
             return observed(
                 error.response(requestID: requestID), request, route.name, requestID, started, client: client)
         }
-        observer.started(route: route.name)
-        defer { observer.finished(route: route.name) }
+        observer.started()
+        defer { observer.finished() }
         var upstreamDuration: Duration?
         let response: HTTPServerResponse
         do {

@@ -38,7 +38,7 @@ struct RelayReport: Sendable {
             return
         }
         let observer = responder.observer
-        observer.finished(route: record.route)
+        observer.finished()
         observer.completed(
             record, status: ending.status, upstreamDuration: ending.upstreamDuration, bytes: ending.bytes,
             failed: ending.failed, at: end)

@@ -52,21 +52,13 @@ public final class RequestObserver: Sendable {
 
     // The gauge is set from the counts when it is scraped (`metricsText`), not on every request: two records a
     // request on a line both loops write (issue 7).
-    func started(route: String) {
-        inflightCount.add(1)
-    }
-
-    func finished(route: String) {
-        inflightCount.add(-1)
-    }
-
-    /// `started`, counted on the loop's own tally when there is one.
-    func started(on tally: RequestTally?) {
+    /// A request to an upstream started: counted on the loop's own tally when there is one.
+    func started(on tally: RequestTally? = nil) {
         (tally?.inflight ?? inflightCount).add(1)
     }
 
-    /// `finished`, counted on the loop's own tally when there is one.
-    func finished(on tally: RequestTally?) {
+    /// A request to an upstream finished: counted on the loop's own tally when there is one.
+    func finished(on tally: RequestTally? = nil) {
         (tally?.inflight ?? inflightCount).add(-1)
     }
 
