@@ -36,10 +36,13 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // Pinning and naming the server's loop threads: GNU calls that Swift's Glibc module does not declare.
+        .target(name: "CLoopThread"),
         .target(
             name: "MicroHTTPServer",
             dependencies: [
                 "CMicroHTTPD",
+                "CLoopThread",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),

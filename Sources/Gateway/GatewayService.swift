@@ -88,6 +88,7 @@ public final class GatewayService: Service {
         serverConfiguration.requestTimeout = .seconds(configuration.requestTimeoutSeconds)
         serverConfiguration.idleTimeout = configuration.clientIdleTimeoutSeconds
         serverConfiguration.loops = configuration.serverLoops ?? Self.defaultLoops
+        serverConfiguration.pinLoops = configuration.pinServerLoops
         if let certificateFile = configuration.tlsCertificateFile, let keyFile = configuration.tlsKeyFile {
             // An unreadable file leaves an empty PEM, which makes the listener fail to start and say so.
             serverConfiguration.tls = HTTPServer.TLS(

@@ -35,11 +35,16 @@ final class DaemonLoop: Sendable {
     /// The daemon bound its own listening socket: this loop closes it when it stops accepting. A socket shared
     /// by several loops is closed by the server, once all have stopped.
     private let ownsListener: Bool
+    /// The thread's name and CPU.
+    private let thread: LoopThread
 
-    init(daemon: DaemonHandle, context: ServerContext, ownsListener: Bool = true) throws(Daemon.StartError) {
+    init(
+        daemon: DaemonHandle, context: ServerContext, ownsListener: Bool = true, thread: LoopThread = LoopThread()
+    ) throws(Daemon.StartError) {
         self.daemon = daemon
         self.context = context
         self.ownsListener = ownsListener
+        self.thread = thread
         mayLinger = context.configuration.tls == nil
         loop = context.loop
         mhdEpoll = cmhd_daemon_epoll_fd(daemon.pointer)
@@ -59,6 +64,7 @@ final class DaemonLoop: Sendable {
             &thread, nil,
             { context in
                 let loop = Unmanaged<DaemonLoop>.fromOpaque(context!).takeRetainedValue()
+                loop.thread.enter(logger: loop.context.logger)
                 loop.run()
                 return nil
             }, context)

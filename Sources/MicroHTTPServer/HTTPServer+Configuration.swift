@@ -28,6 +28,11 @@ extension HTTPServer {
         /// Event-loop threads, each with its own libmicrohttpd daemon on one shared listening socket; a connection
         /// stays on the loop that accepted it. `connectionLimit` is shared out among them.
         public var loops: Int = 1
+        /// Each loop runs on a CPU of its own (the n-th CPU the process may use), when there are at least two loops
+        /// and no more loops than such CPUs. Unpinned, two loops that never wait (a saturated machine) can land on
+        /// one CPU and take turns at the scheduler's tick, 4 ms each, stalling the other's connections meanwhile
+        /// (issue 7, docs/DECISIONS.md).
+        public var pinLoops: Bool = false
 
         public init() {}
 

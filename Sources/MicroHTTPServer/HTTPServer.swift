@@ -46,8 +46,11 @@ public final class HTTPServer: Sendable {
         var started: [DaemonLoop] = []
         do {
             for context in contexts { handles.append(try Daemon.start(context, listener: shared?.socket)) }
-            let made = try zip(handles, contexts).map { handle, context in
-                try DaemonLoop(daemon: handle, context: context, ownsListener: shared == nil)
+            let cpus = LoopThread.cpus(forLoops: contexts.count, pinned: contexts[0].configuration.pinLoops)
+            let made = try zip(handles, contexts).enumerated().map { index, pair in
+                try DaemonLoop(
+                    daemon: pair.0, context: pair.1, ownsListener: shared == nil,
+                    thread: LoopThread(index: index, cpu: cpus?[index]))
             }
             for daemonLoop in made {
                 try daemonLoop.start()

@@ -60,6 +60,8 @@ import Testing
         #expect(configuration.genie == nil)
         #expect(configuration.labric == nil)
         #expect(configuration.allowUnauthenticated == false)
+        #expect(configuration.serverLoops == nil)
+        #expect(configuration.pinServerLoops)
         #expect(configuration.drainSeconds == 25)
         #expect(configuration.connectTimeoutSeconds == 5)
         #expect(configuration.upstreamIdleTimeoutSeconds == 60)
@@ -118,13 +120,15 @@ import Testing
             "LABGATE_MAX_HEADER_BYTES": "16384", "LABGATE_CONNECTION_LIMIT": "64",
             "LABGATE_LOGIN_BODY_LIMIT_BYTES": "1KiB", "LABGATE_ACCESS_LOG": "off", "LABGATE_LOG_LEVEL": "trace",
             "LABGATE_ACCESS_LOG_FILE": "/var/log/labgate/access.log", "LABGATE_ACCESS_LOG_MAX_BYTES": "1MiB",
-            "LABGATE_ACCESS_LOG_KEEP": "3",
+            "LABGATE_ACCESS_LOG_KEEP": "3", "LABGATE_LOOPS": "3", "LABGATE_PIN_LOOPS": "false",
         ]
         let files = ["/tls/cert.pem": "CERT", "/tls/key.pem": "KEY"]
         let configuration = try load(environment: environment, files: files)
         #expect(configuration.host == "0.0.0.0")
         #expect(configuration.port == 0)
         #expect(configuration.allowUnauthenticated)
+        #expect(configuration.serverLoops == 3)
+        #expect(configuration.pinServerLoops == false)
         #expect(configuration.tlsCertificateFile == "/tls/cert.pem")
         #expect(configuration.tlsKeyFile == "/tls/key.pem")
         #expect(configuration.drainSeconds == 2.5)

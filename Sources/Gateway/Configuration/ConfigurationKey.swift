@@ -48,6 +48,7 @@ extension ConfigurationKey {
     static let host = ConfigurationKey("listen.host", flag: "--host")
     static let port = ConfigurationKey("listen.port", flag: "--port")
     static let loops = ConfigurationKey("listen.loops")
+    static let pinLoops = ConfigurationKey("listen.pin_loops")
     static let tlsCertificateFile = ConfigurationKey("listen.tls_cert_file")
     static let tlsKeyFile = ConfigurationKey("listen.tls_key_file")
     static let allowUnauthenticated = ConfigurationKey("clients.allow_unauthenticated", flag: "--allow-unauthenticated")
@@ -77,7 +78,7 @@ extension ConfigurationKey {
 
     /// Every setting, in the order of `config/labgate.yaml`.
     static let all: [ConfigurationKey] = [
-        .host, .port, .loops, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit,
+        .host, .port, .loops, .pinLoops, .tlsCertificateFile, .tlsKeyFile, .allowUnauthenticated, .keysFile, .rateLimit,
         .rateLimitBurst,
         .genieAPIURL, .genieToken, .genieTokenFile, .labricBaseURL, .labricKey, .labricKeyFile,
         .connectTimeout, .idleTimeout, .requestTimeout, .replayBodyLimit,

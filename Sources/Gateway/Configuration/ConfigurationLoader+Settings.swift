@@ -28,6 +28,7 @@ extension ConfigurationLoader {
         configuration.port = integer(.port, default: configuration.port, in: 0...65535)
         let loops = integer(.loops, default: 0, in: 0...64)
         configuration.serverLoops = loops == 0 ? nil : loops
+        configuration.pinServerLoops = boolean(.pinLoops, default: true)
         configuration.tlsCertificateFile = readableFile(.tlsCertificateFile)
         configuration.tlsKeyFile = readableFile(.tlsKeyFile)
         if (configuration.tlsCertificateFile == nil) != (configuration.tlsKeyFile == nil) {

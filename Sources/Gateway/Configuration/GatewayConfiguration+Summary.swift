@@ -15,6 +15,7 @@ extension GatewayConfiguration {
             [
                 ("host", Self.quotedIfNeeded(host)), ("port", "\(port)"),
                 ("loops", serverLoops.map { "\($0)" } ?? "0  # one per core, at most 4"),
+                ("pin_loops", "\(pinServerLoops)"),
                 ("tls_cert_file", optional(tlsCertificateFile)), ("tls_key_file", optional(tlsKeyFile)),
             ]
         )

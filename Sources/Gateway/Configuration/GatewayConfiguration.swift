@@ -40,6 +40,9 @@ public struct GatewayConfiguration: Sendable {
     /// Server loop threads (each with its own libmicrohttpd daemon on the shared listening socket); nil: one per
     /// core, at most four (`listen.loops`, 0 there).
     public var serverLoops: Int?
+    /// Each server loop on a CPU of its own, when there are at least two and no more than the CPUs labgate may use
+    /// (`listen.pin_loops`; `HTTPServer.Configuration.pinLoops` says why).
+    public var pinServerLoops = true
     /// Request bodies up to this size are kept, so a request that met a revoked private token can be replayed.
     public var replayBodyLimitBytes: Int = 1 << 20
     /// The largest request body accepted (413 past it); nil means no limit, bodies stream through.
