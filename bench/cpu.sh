@@ -9,8 +9,11 @@
 # `wrk -t2 -cCONNS -dDURs` against each, alternating (the two labgates' order swapped every other round), ROUNDS
 # times, and prints req/s, p99, the proxy's CPU share
 # (user + system ticks of its processes over the round), the CPU microseconds per request, split into user and
-# system time (the kernel's part is much the same for every proxy; what differs is the user part), and the share
-# of the machine's time stolen by the VM host during the round.
+# system time (the kernel's part is much the same for every proxy; what differs is the user part), how often the
+# proxy's threads were preempted per request (involuntary context switches: a loop that shares its CPU with the
+# other loop shows here, session 12), and the share of the machine's time stolen by the VM host during the round.
+# Like bench.sh, everything runs in this script's session, so in one of the kernel's scheduling groups (autogroup):
+# rigs that start a server with `setsid` or daemonized put it in a group of its own and measure another p99.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
 # same rounds (an A/B of two builds). Everything on 127.0.0.1, free ports, stopped on exit.
 set -euo pipefail
@@ -45,13 +48,14 @@ http {
 }
 EOF
 }
-ticks() { # PIDS... -> "user system" ticks, each summed over the processes
-  local user=0 system=0 pid u s
+ticks() { # PIDS... -> "user system preemptions", ticks and involuntary switches summed over the processes' threads
+  local user=0 system=0 preempted=0 pid u s n
   for pid in "$@"; do
     read -r u s < <(awk '{ print $14, $15 }' "/proc/$pid/stat")
-    user=$((user + u)) system=$((system + s))
+    n=$(cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt_switches/ { n += $2 } END { print n + 0 }')
+    user=$((user + u)) system=$((system + s)) preempted=$((preempted + n))
   done
-  echo "$user $system"
+  echo "$user $system $preempted"
 }
 # shellcheck source=bench/steal.sh
 . "$HERE/steal.sh"
@@ -92,7 +96,7 @@ for port in "${PORT[@]}"; do
 done
 read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
-printf '%-9s %10s %10s %6s %12s %6s %6s %6s\n' proxy req/s p99 cpu "us/request" user sys steal
+printf '%-9s %10s %10s %6s %12s %6s %6s %10s %6s\n' proxy req/s p99 cpu "us/request" user sys "preempt/rq" steal
 for target in "${targets[@]}"; do  # warm-up
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$target]}/labric/api/v1/ping" >/dev/null
 done
@@ -104,16 +108,17 @@ for ((round = 0; round < ROUNDS; round++)); do
   for target in "${order[@]}"; do
     port=${PORT[$target]}
     if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
-    read -r user0 system0 <<<"$(ticks "${pids[@]}")"
+    read -r user0 system0 preempted0 <<<"$(ticks "${pids[@]}")"
     read -r steal0 all0 <<<"$(machine_ticks)"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
-    read -r user1 system1 <<<"$(ticks "${pids[@]}")"
+    read -r user1 system1 preempted1 <<<"$(ticks "${pids[@]}")"
     steal="$(steal_since "$steal0" "$all0")"
     grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     awk -v t="$target" -v r="$rps" -v p="$p99" -v u=$((user1 - user0)) -v k=$((system1 - system0)) -v d="$DUR" \
-      -v s="$steal" 'BEGIN { c = u + k; printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %5d%%\n", t, r, p, c / d,
-        c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), s }'
+      -v s="$steal" -v n=$((preempted1 - preempted0)) 'BEGIN { c = u + k
+        printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %10.2f %5d%%\n", t, r, p, c / d, c * 10000 / (d * r),
+          u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), s }'
   done
 done
