@@ -112,6 +112,25 @@ public struct LinkRequestHead: ~Copyable {
         return valid ? buffer : nil
     }
 
+    /// Field lines alone (`name: value` CRLF each, no request line, no blank line), checked as `write` checks them, to
+    /// be copied into many heads by `add(lines:)`; nil when `fields` returned false or a piece failed its check. For
+    /// the fields every request to an upstream carries: its `Host` and the credential cost about 500 instructions each
+    /// when written from Strings per request (callgrind, issue 7).
+    public static func lines(fieldRoom: Int, _ fields: (inout LinkRequestHead) -> Bool) -> [UInt8]? {
+        var valid = false
+        let lines = [UInt8](unsafeUninitializedCapacity: fieldRoom) { space, count in
+            var head = LinkRequestHead(writer: HeadWriter(space: UnsafeMutableRawBufferPointer(space)))
+            valid = fields(&head) && head.valid
+            count = valid ? head.writer.offset : 0
+        }
+        return valid ? lines : nil
+    }
+
+    /// Adds field lines made by `lines(fieldRoom:_:)`, which were checked when they were made.
+    public mutating func add(lines: [UInt8]) {
+        valid = valid && lines.withUnsafeBytes { writer.copy($0) }
+    }
+
     /// Adds a field; a name that is not a token or a value with CR, LF or NUL makes the whole head invalid.
     public mutating func add(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         valid =
@@ -201,6 +220,11 @@ private struct HeadWriter {
     @inline(__always)
     private static func hasByte(_ byte: UInt8, _ word: UInt64) -> Bool {
         HTTP1ResponseParser.hasZeroByte(word ^ (lowBits &* UInt64(byte)))
+    }
+
+    /// Bytes checked already (`LinkRequestHead.add(lines:)`).
+    mutating func copy(_ checked: UnsafeRawBufferPointer) -> Bool {
+        append(checked)
     }
 
     mutating func copy(_ literal: StaticString) -> Bool {

@@ -14,6 +14,46 @@ import Testing
         )
     }
 
+    /// Lines made once (`LinkRequestHead.lines`) and copied into a head are the bytes `add` writes for the same
+    /// fields; a field that fails its check makes no lines, so a credential with a line break is never sent.
+    @Test func fieldLinesMadeOnceAreTheFieldsBytes() throws {
+        let lines = try #require(
+            LinkRequestHead.lines(fieldRoom: 64) { head in
+                head.add("Host", "up:8081")
+                head.add("Authorization", "Bearer lbk_x")
+                return true
+            })
+        #expect(String(decoding: lines, as: UTF8.self) == "Host: up:8081\r\nAuthorization: Bearer lbk_x\r\n")
+        let bytes = try #require(
+            LinkRequestHead.write(method: "GET", target: "/a", fieldRoom: 64 + lines.count) { head in
+                head.add("X-Request-Id", "r1")
+                head.add(lines: lines)
+                return true
+            })
+        #expect(
+            String(buffer: bytes)
+                == "GET /a HTTP/1.1\r\nX-Request-Id: r1\r\nHost: up:8081\r\nAuthorization: Bearer lbk_x\r\n\r\n")
+        #expect(
+            LinkRequestHead.lines(fieldRoom: 64) {
+                $0.add("Authorization", "Bearer a\r\nX-Injected: 1"); return true
+            } == nil)
+        #expect(
+            LinkRequestHead.lines(fieldRoom: 8) {
+                $0.add("Authorization", "Bearer lbk_x"); return true
+            } == nil)  // no room
+        // Lines past the head's buffer make the head invalid, not a longer head (the buffer may be larger than the
+        // room asked for: allocations are rounded up).
+        let long = try #require(
+            LinkRequestHead.lines(fieldRoom: 300) {
+                $0.add("Authorization", String(repeating: "a", count: 256)); return true
+            })
+        #expect(
+            LinkRequestHead.write(method: "GET", target: "/a", fieldRoom: 0) { head in
+                head.add(lines: long)
+                return true
+            } == nil)
+    }
+
     @Test func writesAHeadWithoutFields() throws {
         let bytes = try #require(LinkExchange.requestBytes(method: "DELETE", target: "/x", headers: [:]))
         #expect(String(buffer: bytes) == "DELETE /x HTTP/1.1\r\n\r\n")

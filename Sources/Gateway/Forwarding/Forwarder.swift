@@ -111,14 +111,10 @@ public struct Forwarder: Sendable {
     {
         let incoming = request.headers
         let filter = route.filter
-        let host = filter.upstream.hostHeader
-        // The loop's copy: reading the secret took its lock, on a line both loops wrote (issue 7).
-        let authorization = route.authorization()
-        // At most every client field, then the three added ones: "Host", "X-Request-Id", "Authorization" (29 bytes
-        // of names), each with ": " and CRLF.
-        let room =
-            incoming.contentBytes + 4 * incoming.count + 29 + host.utf8.count + requestID.utf8.count
-            + authorization.utf8.count + 3 * 4
+        // The loop's lines: reading the secret took its lock, on a line both loops wrote (issue 7).
+        guard let fixed = route.fixedFields() else { throw LinkRelay.unforwardable }
+        // At most every client field, then "X-Request-Id" (12 bytes of name, ": " and CRLF) and the fixed lines.
+        let room = incoming.contentBytes + 4 * incoming.count + 12 + 4 + requestID.utf8.count + fixed.count
         var refusal: GatewayError?
         let bytes = LinkRequestHead.write(method: request.method, target: target, fieldRoom: room) { head in
             do throws(GatewayError) {
@@ -127,9 +123,8 @@ public struct Forwarder: Sendable {
                 refusal = error
                 return false
             }
-            head.add("Host", host)
             head.add("X-Request-Id", requestID)
-            head.add("Authorization", authorization)
+            head.add(lines: fixed)
             return true
         }
         if let refusal { throw refusal }

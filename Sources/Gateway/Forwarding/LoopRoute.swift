@@ -8,8 +8,8 @@ import UpstreamLink
 /// wrote, so the line went back and forth between the cores; the relayed path made about twenty such writes a
 /// request (issue 7).
 ///
-/// `@unchecked Sendable` holds because the credential's copy is touched on the loop's thread only
-/// (`authorization()`, called while writing the request on the loop); the rest is fixed at creation. A report that
+/// `@unchecked Sendable` holds because the credential's lines are touched on the loop's thread only
+/// (`fixedFields()`, called while writing the request on the loop); the rest is fixed at creation. A report that
 /// travels to AsyncHTTPClient's thread reads only the fixed parts.
 final class LoopRoute: @unchecked Sendable {
     let responder: GatewayResponder
@@ -22,9 +22,10 @@ final class LoopRoute: @unchecked Sendable {
     private let link: Unmanaged<LinkClient>?
     /// The loop's metrics (`RequestObserver.tally(for:)`); nil when made off the loop.
     let tally: RequestTally?
-    /// The credential's `Authorization` value, a copy of this loop's own, and the secret's change count it is of.
-    private var bearer = ""
-    private var bearerChange = -1
+    /// The `Host` and `Authorization` lines of every request (`fixedFields()`), and the secret's change count they
+    /// are of; nil lines: the credential cannot be sent (a line break in it).
+    private var fixed: [UInt8]?
+    private var fixedChange = -1
 
     init(responder: GatewayResponder, upstream: Upstream, tally: RequestTally?) {
         self.responder = responder
@@ -45,15 +46,22 @@ final class LoopRoute: @unchecked Sendable {
         link!._withUnsafeGuaranteedRef(body)
     }
 
-    /// `Bearer <credential>`, read again only when the credential has changed (rotation): checking costs a read of
-    /// the secret's change count, which both cores can hold at once. Loop thread only.
-    func authorization() -> String {
-        if credential.changeCount != bearerChange {
-            let (value, change) = credential.bearerWithChangeCount()
-            // Copied into storage of this loop's own: shared storage's count would be written by both loops.
-            bearer = String(decoding: Array(value.utf8), as: UTF8.self)
-            bearerChange = change
+    /// The `Host: <upstream>` and `Authorization: Bearer <credential>` lines every request to the upstream carries,
+    /// written and checked once and again only when the credential has changed (rotation): checking costs a read of
+    /// the secret's change count, which both cores can hold at once. In storage of this loop's own: shared storage's
+    /// count would be written by both loops. nil when the credential cannot be sent. Loop thread only.
+    func fixedFields() -> [UInt8]? {
+        if credential.changeCount != fixedChange {
+            let (bearer, change) = credential.bearerWithChangeCount()
+            let host = filter.upstream.hostHeader
+            // "Host", "Authorization" (17 bytes of names), each with ": " and CRLF.
+            fixed = LinkRequestHead.lines(fieldRoom: host.utf8.count + bearer.utf8.count + 17 + 2 * 4) { head in
+                head.add("Host", host)
+                head.add("Authorization", bearer)
+                return true
+            }
+            fixedChange = change
         }
-        return bearer
+        return fixed
     }
 }
