@@ -128,7 +128,7 @@ public struct LinkRequestHead: ~Copyable {
 
     /// Adds field lines made by `lines(fieldRoom:_:)`, which were checked when they were made.
     public mutating func add(lines: [UInt8]) {
-        valid = valid && lines.withUnsafeBytes { writer.copy($0) }
+        valid = valid && lines.withUnsafeBytes { writer.append($0) }
     }
 
     /// Adds a field; a name that is not a token or a value with CR, LF or NUL makes the whole head invalid.
@@ -222,11 +222,6 @@ private struct HeadWriter {
         HTTP1ResponseParser.hasZeroByte(word ^ (lowBits &* UInt64(byte)))
     }
 
-    /// Bytes checked already (`LinkRequestHead.add(lines:)`).
-    mutating func copy(_ checked: UnsafeRawBufferPointer) -> Bool {
-        append(checked)
-    }
-
     mutating func copy(_ literal: StaticString) -> Bool {
         append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
@@ -240,7 +235,9 @@ private struct HeadWriter {
         return true
     }
 
-    private mutating func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Copies `bytes` without a check: `copy` checks first, and lines from `LinkRequestHead.lines` were checked
+    /// when made.
+    mutating func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard offset + bytes.count <= space.count else { return false }
         if let base = bytes.baseAddress, bytes.count > 0 {
             (space.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)

@@ -17,8 +17,7 @@ final class RequestTally: ServerLoopFlusher, @unchecked Sendable {
         let method: String
         let status: Int
         let metrics: RequestObserver.RequestMetrics
-        /// Requests counted since the last flush, and their durations in nanoseconds.
-        var count = 0
+        /// The durations, in nanoseconds, of the requests counted since the last flush.
         var durations: [Int64] = []
     }
 
@@ -64,7 +63,6 @@ final class RequestTally: ServerLoopFlusher, @unchecked Sendable {
         let index =
             series.firstIndex { $0.status == status && $0.route == route && $0.method == method }
             ?? newSeries(route: route, method: method, status: status)
-        series[index].count += 1
         series[index].durations.append(nanoseconds)
         pending = true
     }
@@ -78,12 +76,11 @@ final class RequestTally: ServerLoopFlusher, @unchecked Sendable {
     func flush() {
         guard pending else { return }
         pending = false
-        for index in series.indices where series[index].count > 0 {
+        for index in series.indices where !series[index].durations.isEmpty {
             // Taken once: read per duration, the shared timer was retained and released for each.
             let (counter, timer) = (series[index].metrics.counter, series[index].metrics.timer)
-            counter.increment(by: series[index].count)
+            counter.increment(by: series[index].durations.count)
             for nanoseconds in series[index].durations { timer.recordNanoseconds(nanoseconds) }
-            series[index].count = 0
             series[index].durations.removeAll(keepingCapacity: true)
         }
     }
