@@ -9,8 +9,9 @@ import Logging
 ///
 /// Why pin: on a saturated machine the loops never wait, and two threads that never wait can share one CPU while
 /// the other runs everything else; the scheduler then switches between them only at its tick. Measured on 2 cores
-/// with wrk and the upstream beside labgate: loop threads ran 2–4.6 ms at a stretch (55 times in 2 s, against 3–7 for
-/// nginx's and HAProxy's workers) while the other loop waited, and labgate's p99 at 64 connections was 1.28× nginx's (issue 7).
+/// with wrk and the upstream beside labgate: loop threads ran 2–4.6 ms at a stretch (55 times in 2 s, against 3–7
+/// for nginx's and HAProxy's workers) while the other loop waited, and labgate's p99 at 64 connections was 1.28×
+/// nginx's (issue 7).
 struct LoopThread: Sendable {
     /// The loop's number, in its name (`http-loop-0`).
     var index = 0
