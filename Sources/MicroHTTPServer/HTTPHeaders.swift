@@ -217,14 +217,32 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
         }
     }
 
-    /// Removes the fields whose name and value bytes `shouldRemove` picks.
+    /// Removes the fields whose name and value bytes `shouldRemove` picks, in place: the kept records move down over
+    /// the removed ones, in their order, and the buffer stays (a list of its own first, when a copy shares it). The
+    /// gateway filters every upstream answer's head this way: a second list per answer cost an allocation and a copy
+    /// of every field (issue 7).
     public mutating func removeAll(where shouldRemove: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) {
-        var kept = HTTPHeaders()
-        kept.reserveCapacity(count, bytes: contentBytes)
-        forEachField { name, value in
-            if !shouldRemove(name, value) { kept.add(name, value) }
+        guard let capacity = storage?.header, used > 0 else { return }
+        if !isKnownUniquelyReferenced(&storage) { grow(to: capacity) }
+        var kept = 0
+        var keptCount = 0
+        storage!.withUnsafeMutablePointerToElements { base in
+            let bytes = UnsafeRawBufferPointer(start: base, count: used)
+            var offset = 0
+            while offset < used {
+                let (name, value, next) = Self.record(bytes, at: offset)
+                if !shouldRemove(name, value) {
+                    if kept != offset {  // a memmove: the two ranges may overlap
+                        UnsafeMutableRawPointer(base + kept).copyMemory(from: base + offset, byteCount: next - offset)
+                    }
+                    kept += next - offset
+                    keptCount += 1
+                }
+                offset = next
+            }
         }
-        self = kept
+        used = kept
+        count = keptCount
     }
 
     public var description: String {

@@ -107,7 +107,7 @@ extension HTTP1ResponseParser {
 
     /// Skips the trailer fields up to their blank line, then ends the response.
     mutating func readTrailers(
-        _ buffer: inout ByteBuffer, _ start: Trailers, _ emit: (Event) -> Void
+        _ buffer: inout ByteBuffer, _ start: Trailers, _ emit: (consuming Event) -> Void
     ) throws(Error) -> Bool {
         let limit = maxHeadBytes
         let (consumed, done, trailers) = buffer.withUnsafeReadableBytes { bytes in

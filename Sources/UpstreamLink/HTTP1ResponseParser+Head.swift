@@ -18,7 +18,7 @@ extension HTTP1ResponseParser {
     }
 
     mutating func readHead(
-        _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (Event) -> Void
+        _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (consuming Event) -> Void
     ) throws(Error) -> Bool {
         let limit = maxHeadBytes
         // One look at the bytes: find the end of the head, then parse it where it lies.
@@ -38,7 +38,7 @@ extension HTTP1ResponseParser {
             }
         }
         let head: Head
-        switch read {
+        switch consume read {
         case .incomplete(let scanned):
             state = .head(isHead: isHead, scanned: scanned)
             return false
@@ -51,8 +51,10 @@ extension HTTP1ResponseParser {
             buffer.moveReaderIndex(forwardBy: length)
             head = final
         }
-        emit(.head(head))
-        switch head.framing {
+        // Read before the head is handed over: the handler then owns its list, and may edit it in place.
+        let framing = head.framing
+        emit(.head(consume head))
+        switch framing {
         case .none, .length(0):
             finish(emit)
             return false

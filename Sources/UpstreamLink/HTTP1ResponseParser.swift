@@ -95,8 +95,9 @@ public struct HTTP1ResponseParser: Sendable {
     /// An incomplete head is left in `buffer` (the caller appends the next read to it and calls again). Body bytes
     /// are emitted as slices of `buffer` as soon as they arrive. After `.end` it stops: bytes after the message stay
     /// in `buffer` (the caller treats them as an upstream fault).
+    /// Events are handed over (`consuming`): a head's list then has one owner, which may edit it without a copy.
     /// - Throws: `Error` when the upstream's bytes are not a valid response.
-    public mutating func parse(_ buffer: inout ByteBuffer, _ emit: (Event) -> Void) throws(Error) {
+    public mutating func parse(_ buffer: inout ByteBuffer, _ emit: (consuming Event) -> Void) throws(Error) {
         do {
             while try step(&buffer, emit) {}
         } catch {
@@ -108,7 +109,7 @@ public struct HTTP1ResponseParser: Sendable {
     /// The upstream closed the connection: `.end` for a close-delimited body; `truncated` mid-head or mid-body;
     /// nothing when no response was in progress.
     /// - Throws: `Error` with code `truncated` when a response was cut short.
-    public mutating func parseEOF(_ emit: (Event) -> Void) throws(Error) {
+    public mutating func parseEOF(_ emit: (consuming Event) -> Void) throws(Error) {
         switch state {
         case .idle:
             return
@@ -129,7 +130,7 @@ public struct HTTP1ResponseParser: Sendable {
     }
 
     /// Advances by one state; false when it needs more bytes or the message has ended.
-    mutating func step(_ buffer: inout ByteBuffer, _ emit: (Event) -> Void) throws(Error) -> Bool {
+    mutating func step(_ buffer: inout ByteBuffer, _ emit: (consuming Event) -> Void) throws(Error) -> Bool {
         switch state {
         case .idle:
             return false
@@ -162,13 +163,13 @@ public struct HTTP1ResponseParser: Sendable {
         }
     }
 
-    mutating func finish(_ emit: (Event) -> Void) {
+    mutating func finish(_ emit: (consuming Event) -> Void) {
         state = .idle
         emit(.end)
     }
 
     /// Emits up to `remaining` bytes of `buffer` as one slice; returns how many are still due.
-    static func emitBody(_ buffer: inout ByteBuffer, upTo remaining: Int, _ emit: (Event) -> Void) -> Int {
+    static func emitBody(_ buffer: inout ByteBuffer, upTo remaining: Int, _ emit: (consuming Event) -> Void) -> Int {
         let count = min(remaining, buffer.readableBytes)
         guard count > 0, let slice = buffer.readSlice(length: count) else { return remaining }
         emit(.body(slice))

@@ -206,10 +206,10 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         var ended = false
         do {
             try parser.parse(&inbound) { event in
-                switch event {
+                switch consume event {  // consumed: the handler then holds the head's list alone
                 case .head(let head):
                     keepAlive = head.keepAlive
-                    exchange.handler.linkReceived(head: head)
+                    exchange.handler.linkReceived(head: consume head)
                 case .body(let chunk):
                     if !exchange.handler.linkReceived(body: chunk) { pause() }
                 case .end:

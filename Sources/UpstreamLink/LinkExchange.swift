@@ -4,7 +4,9 @@ import NIOCore
 /// Receives one upstream response on the server's loop thread, in this order: `linkReceived(head:)`, body parts,
 /// then `linkEnded` or `linkFailed`; `linkReadEnded` after each socket read's worth of events.
 public protocol LinkResponseHandler: AnyObject {
-    func linkReceived(head: HTTP1ResponseParser.Head)
+    /// The head is the handler's own: its headers may be edited in place (no copy is made while no one else holds
+    /// them).
+    func linkReceived(head: consuming HTTP1ResponseParser.Head)
     /// - Returns: false to stop reading from the upstream until `LinkExchange.resumeReading()`.
     func linkReceived(body: ByteBuffer) -> Bool
     func linkReadEnded()

@@ -66,6 +66,25 @@ import Testing
         #expect(third.count == 3 && third["D"]?.count == 1000 && third["C"] == "3")
     }
 
+    /// Removal moves the kept fields down in place, in order, and leaves a copy that shares the buffer as it was;
+    /// the list then takes new fields into the room the removed ones left.
+    @Test func removalInPlaceKeepsOrderAndCopies() {
+        var headers: HTTPHeaders = [
+            "Connection": "keep-alive", "Server": "nginx", "Content-Length": "76", "Date": "today",
+            "Content-Type": "application/json", "Keep-Alive": "timeout=5",
+        ]
+        let shared = headers
+        headers.removeAll { name, _ in name.count == 10 || name.count == 14 }  // Connection, Keep-Alive, Content-Length
+        #expect(
+            headers.map { "\($0.name)=\($0.value)" } == ["Server=nginx", "Date=today", "Content-Type=application/json"])
+        #expect(headers.contentBytes == "Servernginx".utf8.count + "Datetoday".utf8.count + 28)
+        #expect(shared.count == 6 && shared["Connection"] == "keep-alive" && shared["Keep-Alive"] == "timeout=5")
+        headers.add("X-Request-Id", "abc")
+        #expect(headers.map(\.name) == ["Server", "Date", "Content-Type", "X-Request-Id"])
+        headers.removeAll { _, _ in true }
+        #expect(headers.count == 0 && headers.contentBytes == 0 && headers["Server"] == nil)
+    }
+
     /// Bytes are kept exactly, including bytes that are not UTF-8 (a proxy forwards what it was sent).
     @Test func bytesAreKeptExactly() {
         var headers = HTTPHeaders()

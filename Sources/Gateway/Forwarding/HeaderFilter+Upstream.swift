@@ -9,7 +9,7 @@ extension HeaderFilter {
     /// gave one (`length`, from the upstream's framing).
     func clientResponse(
         status: Int,
-        headers upstreamHeaders: MicroHTTPServer.HTTPHeaders,
+        headers upstreamHeaders: consuming MicroHTTPServer.HTTPHeaders,
         length: Int?,
         method: String,
         requestID: String,

@@ -102,27 +102,39 @@ public final class HeaderFilter: Sendable {
     }
 
     /// The headers to return to the client for an upstream's response.
+    ///
+    /// The upstream's list is edited in place (`HTTPHeaders.removeAll(where:)`): the loop's relay hands over the
+    /// parsed head's list, so the answer's fields are not copied into a second one (issue 7).
     /// - Parameters:
     ///   - upstreamHeaders: The upstream's response headers.
     ///   - requestID: The request id, returned as `X-Request-Id` (replacing any the upstream sent).
     ///   - gatewayOrigin: The gateway's `scheme://host:port` for absolute `Location` rewrites; nil gives an
     ///     absolute-path reference (`/labric/...`), which every client resolves against the gateway.
-    public func response(_ upstreamHeaders: HTTPHeaders, requestID: String, gatewayOrigin: String? = nil) -> HTTPHeaders
-    {
-        let named = Self.namedByConnection(upstreamHeaders)
-        var out = HTTPHeaders()
-        out.reserveCapacity(upstreamHeaders.count + 1, bytes: upstreamHeaders.contentBytes + 64)
-        upstreamHeaders.forEachField { name, value in
+    public func response(
+        _ upstreamHeaders: consuming HTTPHeaders, requestID: String, gatewayOrigin: String? = nil
+    ) -> HTTPHeaders {
+        var headers = upstreamHeaders
+        let named = Self.namedByConnection(headers)
+        var hasLocation = false
+        headers.removeAll { name, _ in
             let kind = NameKind.classify(name)
-            if kind.isDroppedFromResponses || Self.isNamed(name, in: named) { return }
-            if kind == .location {
-                var location = rewriteLocation(String(decoding: value, as: UTF8.self), gatewayOrigin: gatewayOrigin)
-                location.withUTF8 { out.add(name, UnsafeRawBufferPointer($0)) }
-            } else {
-                out.add(name, value)
-            }
+            if kind == .location { hasLocation = true }
+            return kind.isDroppedFromResponses || Self.isNamed(name, in: named)
         }
-        out.add("X-Request-Id", requestID)
+        if hasLocation { headers = rewritingLocations(headers, gatewayOrigin: gatewayOrigin) }
+        headers.add("X-Request-Id", requestID)
+        return headers
+    }
+
+    /// `headers` with each `Location` rewritten (`rewriteLocation`), in place in the order.
+    private func rewritingLocations(_ headers: HTTPHeaders, gatewayOrigin: String?) -> HTTPHeaders {
+        var out = HTTPHeaders()
+        out.reserveCapacity(headers.count + 1, bytes: headers.contentBytes + 64)
+        headers.forEachField { name, value in
+            guard NameKind.classify(name) == .location else { return out.add(name, value) }
+            var location = rewriteLocation(String(decoding: value, as: UTF8.self), gatewayOrigin: gatewayOrigin)
+            location.withUTF8 { out.add(name, UnsafeRawBufferPointer($0)) }
+        }
         return out
     }
 

@@ -30,7 +30,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     /// When the request arrived (from the loop's round clock).
     var started: ContinuousClock.Instant { report.record.started }
 
-    func linkReceived(head: HTTP1ResponseParser.Head) {
+    func linkReceived(head: consuming HTTP1ResponseParser.Head) {
         // The parser knows the body's length already; only a HEAD answer's announced length is read again.
         let length: Int? =
             switch head.framing {
@@ -41,7 +41,8 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
             }
         // The body's writer is unused: this relay sends the body itself.
         let response = report.route.filter.clientResponse(
-            status: head.status, headers: head.headers, length: length, method: method, requestID: requestID
+            status: head.status, headers: (consume head).headers, length: length, method: method,
+            requestID: requestID
         ) { _ in }
         // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.
         progress.received(head: response, after: channel.loopNow - started)
