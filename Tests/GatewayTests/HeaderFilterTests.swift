@@ -97,6 +97,14 @@ import Testing
             ["Location": "https://platform.labric.co/api/v1/files/1?x=1"], requestID: "r",
             gatewayOrigin: "http://127.0.0.1:8080/")
         #expect(absolute["Location"] == "http://127.0.0.1:8080/labric/api/v1/files/1?x=1")
+        // Among fields that are dropped, the rewritten Location keeps its place.
+        let mixed = labric.response(
+            [
+                "Connection": "close", "Location": "https://platform.labric.co/api/v1/files/2", "Content-Length": "0",
+                "Content-Type": "text/plain",
+            ], requestID: "r")
+        #expect(mixed.map(\.name) == ["Location", "Content-Type", "X-Request-Id"])
+        #expect(mixed["Location"] == "/labric/api/v1/files/2")
     }
 
     @Test func parsesConnectionTokens() {

@@ -126,7 +126,7 @@ public final class HeaderFilter: Sendable {
         return headers
     }
 
-    /// `headers` with each `Location` rewritten (`rewriteLocation`), in place in the order.
+    /// `headers` with each `Location` rewritten (`rewriteLocation`) where it stands; rare, so a new list.
     private func rewritingLocations(_ headers: HTTPHeaders, gatewayOrigin: String?) -> HTTPHeaders {
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 1, bytes: headers.contentBytes + 64)
