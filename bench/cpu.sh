@@ -11,7 +11,9 @@
 # (user + system ticks of its processes over the round), the CPU microseconds per request, split into user and
 # system time (the kernel's part is much the same for every proxy; what differs is the user part), how often the
 # proxy's threads were preempted per request (involuntary context switches: a loop that shares its CPU with the
-# other loop shows here, session 12), and the share of the machine's time stolen by the VM host during the round.
+# other loop shows here, session 12), the upstream's CPU microseconds per request (the same behind either proxy:
+# the proxy's own cost is what differs, session 13), and the share of the machine's time stolen by the VM host
+# during the round.
 # Like bench.sh, everything runs in this script's session, so in one of the kernel's scheduling groups (autogroup):
 # rigs that start a server with `setsid` or daemonized put it in a group of its own and measure another p99.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
@@ -68,7 +70,8 @@ nginx_conf "$TMP/px" "upstream labric { server 127.0.0.1:$up; keepalive 256; kee
   server { listen 127.0.0.1:$px; location /labric/ { proxy_pass http://labric/; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; proxy_set_header Authorization \"Bearer $SECRET\"; } }"
 nginx -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+upstream_master=$!
+PIDS+=("$upstream_master")
 nginx -p "$TMP/px" -c "$TMP/px/nginx.conf" -g 'daemon off;' &
 proxy_master=$!
 PIDS+=("$proxy_master")
@@ -95,8 +98,10 @@ for port in "${PORT[@]}"; do
   [[ "$(curl -s "http://127.0.0.1:$port/labric/api/v1/ping")" == "$PING_JSON" ]] || { echo "cpu.sh: :$port is not proxying" >&2; exit 1; }
 done
 read -r -a nginx_workers <<<"$(pgrep -P "$proxy_master" | tr '\n' ' ')"
+read -r -a upstream_workers <<<"$(pgrep -P "$upstream_master" | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS rounds, alternating"
-printf '%-9s %10s %10s %6s %12s %6s %6s %10s %6s\n' proxy req/s p99 cpu "us/request" user sys "preempt/rq" steal
+printf '%-9s %10s %10s %6s %12s %6s %6s %10s %9s %6s\n' proxy req/s p99 cpu "us/request" user sys "preempt/rq" \
+  "upstream" steal
 for target in "${targets[@]}"; do  # warm-up
   wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$target]}/labric/api/v1/ping" >/dev/null
 done
@@ -109,16 +114,19 @@ for ((round = 0; round < ROUNDS; round++)); do
     port=${PORT[$target]}
     if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
     read -r user0 system0 preempted0 <<<"$(ticks "${pids[@]}")"
+    read -r upuser0 upsystem0 _ <<<"$(ticks "${upstream_workers[@]}")"
     read -r steal0 all0 <<<"$(machine_ticks)"
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
     read -r user1 system1 preempted1 <<<"$(ticks "${pids[@]}")"
+    read -r upuser1 upsystem1 _ <<<"$(ticks "${upstream_workers[@]}")"
     steal="$(steal_since "$steal0" "$all0")"
     grep -q "Non-2xx" <<<"$out" && { echo "cpu.sh: $target answered non-2xx" >&2; exit 1; }
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     awk -v t="$target" -v r="$rps" -v p="$p99" -v u=$((user1 - user0)) -v k=$((system1 - system0)) -v d="$DUR" \
-      -v s="$steal" -v n=$((preempted1 - preempted0)) 'BEGIN { c = u + k
-        printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %10.2f %5d%%\n", t, r, p, c / d, c * 10000 / (d * r),
-          u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), s }'
+      -v s="$steal" -v n=$((preempted1 - preempted0)) -v up=$((upuser1 + upsystem1 - upuser0 - upsystem0)) \
+      'BEGIN { c = u + k
+        printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %10.2f %9.1f %5d%%\n", t, r, p, c / d,
+          c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), up * 10000 / (d * r), s }'
   done
 done
