@@ -32,6 +32,8 @@ final class Exchange: @unchecked Sendable {
     private var parkedRounds = 0
     /// Counted in the loop's `busyExchanges`: a request body, or a response stream (until completed).
     private var countedBusy = false
+    /// Takes the body on this thread instead of a task's reader (`HTTPResponder.bodyReceiver`), until it ended.
+    private var bodyReceiver: (any RequestBodyReceiver)?
 
     init(context: ServerContext, connection: OpaquePointer, target: String) {
         self.context = context
@@ -132,7 +134,13 @@ final class Exchange: @unchecked Sendable {
             queued = true
             return ConnectionBridge.queue(refusal, on: connection, closing: true)
         }
-        if !framing.hasBody {
+        if framing.hasBody {
+            context.registry.insert(self)
+            if let receiver = responder.bodyReceiver(for: request, through: HTTPResponseChannel(exchange: self)) {
+                bodyReceiver = receiver
+                return .YES
+            }
+        } else {
             var immediate = responder.respondImmediately(to: request)
             if case .stream = immediate?.body { immediate = nil }  // a stream needs a task to write it
             state.withLock { state in
@@ -145,7 +153,7 @@ final class Exchange: @unchecked Sendable {
             // Answered on this thread: MHD's final call (next) queues it, with no task and no suspension.
             if immediate != nil { return .YES }
         }
-        context.registry.insert(self)
+        if !framing.hasBody { context.registry.insert(self) }
         // Answered through callbacks (e.g. an HTTP client's delegate): no task either.
         if !framing.hasBody, responder.respond(to: request, through: HTTPResponseChannel(exchange: self)) {
             return .YES
@@ -159,8 +167,10 @@ final class Exchange: @unchecked Sendable {
         return .YES
     }
 
-    /// Takes what fits in the bounded queue; returns the bytes consumed, or -1 to drop the connection.
+    /// Takes what fits in the bounded queue, or what the body's receiver takes; returns the bytes consumed, or -1 to
+    /// drop the connection.
     private func offerUpload(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if let receiver = bodyReceiver { return offer(bytes, to: receiver) }
         let limit = context.configuration.maxBodyBytes
         let highWater = context.configuration.streamBufferBytes
         let (consumed, handOff): (Int, (UploadWaiter, ByteBuffer)?) = state.withLock {
@@ -186,7 +196,44 @@ final class Exchange: @unchecked Sendable {
         return consumed
     }
 
+    /// `offerUpload` to a receiver on this thread: what it leaves waits in MHD's buffer, the connection suspended
+    /// until `resumeBody`.
+    private func offer(_ bytes: UnsafeRawBufferPointer, to receiver: any RequestBodyReceiver) -> Int {
+        let limit = context.configuration.maxBodyBytes
+        enum Step { case drop, discard, wait, offer }
+        let step = state.withLock { state -> Step in
+            if state.aborted { return .drop }
+            if state.uploadDiscarded { return .discard }  // an answer went already
+            if state.suspended { return .wait }  // MHD may call again right after we suspended (MHD.md §2.7)
+            // A chunked body grew past the limit (a declared one was refused up front): drop the connection.
+            if let limit, state.uploadSeen + bytes.count > limit { return .drop }
+            return .offer
+        }
+        switch step {
+        case .drop: return -1
+        case .discard: return bytes.count
+        case .wait: return 0
+        case .offer: break
+        }
+        let taken = receiver.bodyReceived(bytes)
+        state.withLock { state in
+            state.uploadSeen += taken
+            // The receiver is full; an answer sent meanwhile discards the rest instead.
+            if taken < bytes.count && !state.uploadDiscarded && !state.aborted { suspend(&state) }
+        }
+        return taken
+    }
+
+    /// The receiver has room again: MHD may go on reading the body.
+    func resumeBody() {
+        let resume = state.withLock { state in
+            !state.uploadFinished && !state.aborted && !state.uploadDiscarded && state.clearSuspended()
+        }
+        if resume { resumeConnection() }
+    }
+
     private func finishUploadAndRespond() -> MHD_Result {
+        if let receiver = bodyReceiver.take() { receiver.bodyEnded(complete: true) }
         // The response leaves the lock through a captured optional, not inside the returned enum: an enum with a
         // response in it was copied and destroyed through value witnesses, ~900 instructions a request (callgrind).
         enum Next { case abort, wait, respond }
@@ -305,6 +352,7 @@ final class Exchange: @unchecked Sendable {
     /// libmicrohttpd is done with this request, completely or not.
     func completed(ok: Bool) {
         context.registry.remove(self)
+        if let receiver = bodyReceiver.take() { receiver.bodyEnded(complete: false) }
         if countedBusy {
             countedBusy = false
             context.loop.busyExchanges -= 1

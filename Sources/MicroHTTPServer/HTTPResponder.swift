@@ -20,6 +20,25 @@ public protocol HTTPResponder: Sendable {
     /// must then come through `channel`, or the exchange lasts until the client leaves or the request deadline.
     /// Asked after `respondImmediately` declined.
     func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool
+
+    /// `respond(to:through:)` for a request with a body: starts answering through `channel` and returns who takes
+    /// the body, pushed to it on the server's thread as libmicrohttpd reads it; or nil to have `respond` called
+    /// (which reads the body as an async sequence, on a task). No task and no hop between threads per slice: an
+    /// upload through the server loop's upstream client goes from socket to socket on one thread (issue 7). Asked
+    /// after `refuseBody` declined; it must never block.
+    func bodyReceiver(for request: HTTPServerRequest, through channel: HTTPResponseChannel)
+        -> (any RequestBodyReceiver)?
+}
+
+/// Takes a request body slice by slice on the server's thread (`HTTPResponder.bodyReceiver(for:through:)`).
+public protocol RequestBodyReceiver: AnyObject {
+    /// Takes what it can of the body's next bytes; returns how many. Fewer than all pauses reading from the client
+    /// until `HTTPResponseChannel.resumeBody()`; the rest is offered again then.
+    func bodyReceived(_ bytes: UnsafeRawBufferPointer) -> Int
+    /// Called once: `complete` when the whole body was received, false when the exchange ended before (the client
+    /// left, the deadline passed). Nothing is offered after it. Bytes after an answer was sent are dropped without
+    /// being offered, and the body then ends as complete.
+    func bodyEnded(complete: Bool)
 }
 
 extension HTTPResponder {
@@ -27,6 +46,10 @@ extension HTTPResponder {
     public func refuseBody(of request: HTTPServerRequest) -> HTTPServerResponse? { nil }
 
     public func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool { false }
+
+    public func bodyReceiver(for request: HTTPServerRequest, through channel: HTTPResponseChannel)
+        -> (any RequestBodyReceiver)?
+    { nil }
 }
 
 /// A responder made from a closure.

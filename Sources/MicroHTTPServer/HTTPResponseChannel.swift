@@ -54,6 +54,12 @@ public struct HTTPResponseChannel: Sendable {
         exchange.onCancel(handler)
     }
 
+    /// Goes on reading the request body after the receiver took less than it was offered
+    /// (`RequestBodyReceiver.bodyReceived`). On the server's loop thread.
+    public func resumeBody() {
+        exchange.resumeBody()
+    }
+
     private static let noWriter: @Sendable (ResponseBodyWriter) async throws -> Void = { _ in }
 }
 

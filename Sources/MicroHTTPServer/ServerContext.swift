@@ -129,6 +129,12 @@ final class ResponderBox<Responder: HTTPResponder>: HTTPResponder {
     func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
         responder.respond(to: request, through: channel)
     }
+
+    func bodyReceiver(for request: HTTPServerRequest, through channel: HTTPResponseChannel)
+        -> (any RequestBodyReceiver)?
+    {
+        responder.bodyReceiver(for: request, through: channel)
+    }
 }
 
 /// `responder` in a `ResponderBox` of its own type.

@@ -2,11 +2,13 @@ import MicroHTTPServer
 import NIOCore
 
 /// A lean HTTP/1.1 client for one plain-http upstream that does its socket work on the server's own loop thread
-/// (`ServerLoop`): a body-less proxied request is read, forwarded and answered without changing threads, as nginx
+/// (`ServerLoop`): a proxied request is read, forwarded and answered without changing threads, as nginx
 /// does it (issue 7). Pooled keep-alive connections per loop, connect and idle timeouts, one retry on a fresh
-/// connection when a reused one turned out closed (not for POST, PATCH and LOCK, like nginx).
+/// connection when a reused one turned out closed (not for POST, PATCH and LOCK, like nginx, nor once body bytes went).
 ///
-/// What it does not do, and what AsyncHTTPClient does for labgate instead: TLS, request bodies, redirects.
+/// Request bodies stream as the client sends them (`LinkExchange.sendBody`), with backpressure both ways.
+///
+/// What it does not do, and what AsyncHTTPClient does for labgate instead: TLS, redirects, bodies kept for a replay.
 public final class LinkClient: Sendable {
     public struct Configuration: Sendable {
         public var connectTimeout: Duration = .seconds(5)
@@ -46,12 +48,15 @@ public final class LinkClient: Sendable {
         return execute(method: method, head: request, on: loop, handler: handler)
     }
 
-    /// `execute` of a request whose bytes are written already (`LinkRequestHead`).
-    public func execute(method: String, head: ByteBuffer, on loop: ServerLoop, handler: any LinkResponseHandler)
-        -> LinkExchange
-    {
+    /// `execute` of a request whose head is written already (`LinkRequestHead`); a `body` other than `.empty` is then
+    /// streamed with `LinkExchange.sendBody` and `endBody`, and the head must declare its framing.
+    public func execute(
+        method: String, head: ByteBuffer, body: LinkExchange.Body = .empty, on loop: ServerLoop,
+        handler: any LinkResponseHandler
+    ) -> LinkExchange {
         let exchange = LinkExchange(
-            request: head, isHead: method == "HEAD", mayRetry: Self.mayRetry(method), loop: loop, handler: handler)
+            request: head, isHead: method == "HEAD", mayRetry: Self.mayRetry(method), body: body, loop: loop,
+            handler: handler)
         pool(on: loop).start(exchange)
         return exchange
     }

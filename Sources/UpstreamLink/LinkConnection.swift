@@ -38,6 +38,16 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private var receivedAny = false
     private var paused = false
     private var keepAlive = false
+    /// The exchange streams a body; it is still coming (`sendBody`); it is framed here as chunks.
+    private var streamsBody = false
+    private var bodyOpen = false
+    private var chunked = false
+    /// The body's producer was told to wait (`sendBody` took nothing): `linkBodyWritable` once there is room.
+    private var bodyRefused = false
+    /// The upstream answered before the whole body went: the rest is dropped, and the connection is not reused.
+    private var answeredEarly = false
+    /// A send is queued for the round's end (`ServerLoop.atRoundEnd`).
+    private var sendQueued = false
     /// What the loop watches for now (readable, writable): changed only when it differs, one system call saved
     /// twice per request.
     private var interest = (readable: false, writable: true)
@@ -81,14 +91,62 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         parser.expectResponse(isHead: exchange.isHead)
         receivedAny = false
         paused = false
+        streamsBody = exchange.body != .empty
+        bodyOpen = streamsBody
+        chunked = exchange.body == .chunked
+        bodyRefused = false
+        answeredEarly = false
         if phase == .idle {
+            deadline = idleDeadline  // the last one was set by the previous answer
             phase = .sending
-            pool.loop.atRoundEnd(self)  // sent with the round's other requests (`ServerLoop.atRoundEnd`)
+            queueSend()  // sent with the round's other requests (`ServerLoop.atRoundEnd`)
         }
     }
 
     func roundEnded() {
+        sendQueued = false
         if phase == .sending { send() }
+    }
+
+    private func queueSend() {
+        guard !sendQueued else { return }
+        sendQueued = true
+        pool.loop.atRoundEnd(self)
+    }
+
+    // MARK: A streamed request body
+
+    /// Unsent bytes held at most before the producer is told to wait; it goes on below half of it.
+    static let bodyHighWater = 64 << 10
+
+    /// `LinkExchange.sendBody`: queues the bytes (as a chunk when chunked) for the round's end.
+    func sendBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard bodyOpen, phase == .connecting || phase == .sending else { return bytes.count }
+        guard !bytes.isEmpty else { return 0 }
+        guard outbound.readableBytes < Self.bodyHighWater else {
+            bodyRefused = true
+            return 0
+        }
+        exchange?.bodyStarted = true
+        if chunked {
+            outbound.writeString(String(bytes.count, radix: 16))
+            outbound.writeStaticString("\r\n")
+            outbound.writeBytes(bytes)
+            outbound.writeStaticString("\r\n")
+        } else {
+            outbound.writeBytes(bytes)
+        }
+        if phase == .sending { queueSend() }
+        return bytes.count
+    }
+
+    /// `LinkExchange.endBody`: the last chunk when chunked; once all is sent, the answer is awaited.
+    func endBody() {
+        guard bodyOpen else { return }
+        bodyOpen = false
+        exchange?.bodyStarted = true  // an empty chunked body ended: a retry would wait for it again
+        if chunked { outbound.writeStaticString("0\r\n\r\n") }
+        if phase == .sending { queueSend() }
     }
 
     // MARK: Loop events
@@ -111,7 +169,13 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             pool.discard(self)
             shut()
         case .sending:
-            if writable || hangUp { send() }
+            // While a body streams, the socket is watched for reading too: the upstream may answer (and close)
+            // before it has all of it, e.g. a 413.
+            if readable && streamsBody {
+                answerEarly()
+            } else if writable || hangUp {
+                send()
+            }
         case .receiving:
             if readable || hangUp { receive() }
         case .closed:
@@ -121,8 +185,12 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
 
     /// The loop's ticker: fail when the connection made no progress in time.
     func checkDeadline(_ now: ContinuousClock.Instant) {
-        // A paused connection waits for the client, not for the upstream: no timeout then.
-        guard phase == .connecting || phase == .sending || (phase == .receiving && !paused), now >= deadline else {
+        // A paused connection waits for the client, not for the upstream: no timeout then; nor while the client's
+        // body is awaited with nothing left to send (libmicrohttpd times out a silent client).
+        let awaitingBody = phase == .sending && bodyOpen && outbound.readableBytes == 0
+        guard phase == .connecting || (phase == .sending && !awaitingBody) || (phase == .receiving && !paused),
+            now >= deadline
+        else {
             return
         }
         if phase == .connecting {
@@ -141,19 +209,47 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             }
             if sent > 0 {
                 outbound.moveReaderIndex(forwardBy: sent)
+                deadline = idleDeadline  // progress: a long body takes as long as it takes
                 continue
             }
             if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 setInterest(readable: true, writable: true)
+                bodyMayGoOn()
                 return
             }
             if sent < 0 && errno == EINTR { continue }
             fail(LinkError(.broken, "The upstream connection broke."), retry: isReused)
             return
         }
+        if bodyOpen {
+            // All sent so far; the rest of the body comes from the client.
+            outbound.clear()
+            setInterest(readable: true, writable: false)
+            bodyMayGoOn()
+            return
+        }
         phase = .receiving
         deadline = idleDeadline
         setInterest(readable: !paused, writable: false)
+    }
+
+    /// Tells a waiting body producer to go on once less than half the high-water mark is left unsent.
+    private func bodyMayGoOn() {
+        guard bodyRefused, outbound.readableBytes < Self.bodyHighWater / 2 else { return }
+        bodyRefused = false
+        exchange?.handler.linkBodyWritable()
+    }
+
+    /// The upstream sent something while the body was still going: stop sending it and read the answer.
+    private func answerEarly() {
+        answeredEarly = true
+        bodyOpen = false
+        bodyRefused = false
+        outbound.clear()
+        phase = .receiving
+        deadline = idleDeadline
+        setInterest(readable: !paused, writable: false)
+        receive()
     }
 
     // MARK: Reading
@@ -246,7 +342,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         exchange.connection = nil
         exchange.isOver = true
         // Bytes after the answer were never asked for: the connection cannot be trusted with another request.
-        if keepAlive && inbound.readableBytes == 0 {
+        if keepAlive && !answeredEarly && inbound.readableBytes == 0 {
             phase = .idle
             isReused = true
             idleSince = pool.loop.now
@@ -267,7 +363,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         shut()
         guard let exchange, !exchange.isOver else { return }
         exchange.connection = nil
-        if retry && exchange.attempts < 2 && pool.restart(exchange) { return }
+        if retry && exchange.attempts < 2 && !exchange.bodyStarted && pool.restart(exchange) { return }
         exchange.isOver = true
         exchange.handler.linkFailed(error)
     }

@@ -13,6 +13,12 @@ public protocol LinkResponseHandler: AnyObject {
     func linkEnded()
     /// The exchange failed: before the head (answer the client with an error) or after it (cut the body short).
     func linkFailed(_ error: LinkError)
+    /// A streamed request body (`LinkExchange.sendBody`) may go on: the connection took what was waiting.
+    func linkBodyWritable()
+}
+
+extension LinkResponseHandler {
+    public func linkBodyWritable() {}
 }
 
 /// One request in flight on an upstream connection of the server's loop: the handle to cancel it or to go on
@@ -27,18 +33,49 @@ public final class LinkExchange: @unchecked Sendable {
     let mayRetry: Bool
     let loop: ServerLoop
     let handler: any LinkResponseHandler
+    /// The request's body follows its head through `sendBody` and `endBody`.
+    let body: Body
+
+    /// A request body, streamed as the client sends it.
+    public enum Body: Sendable {
+        case empty
+        /// Sent as it comes, with the length the head declares (`Content-Length`).
+        case length
+        /// Framed here as chunks (`Transfer-Encoding: chunked` in the head).
+        case chunked
+    }
 
     // Loop thread only.
     var connection: LinkConnection?
     var attempts = 0
     var isOver = false
+    /// Body bytes went to a connection: the request can no longer be sent again on another one.
+    var bodyStarted = false
 
-    init(request: ByteBuffer, isHead: Bool, mayRetry: Bool, loop: ServerLoop, handler: any LinkResponseHandler) {
+    init(
+        request: ByteBuffer, isHead: Bool, mayRetry: Bool, body: Body = .empty, loop: ServerLoop,
+        handler: any LinkResponseHandler
+    ) {
         self.request = request
         self.isHead = isHead
         self.mayRetry = mayRetry
+        self.body = body
         self.loop = loop
         self.handler = handler
+    }
+
+    /// Takes what it can of the request body's next bytes, on the loop thread; returns how many. Fewer than all:
+    /// the connection holds enough unsent, and `linkBodyWritable` says when to go on. Once the exchange is over (an
+    /// early answer, a failure, a cancel), every byte is taken and dropped.
+    public func sendBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard !isOver, let connection else { return bytes.count }
+        return connection.sendBody(bytes)
+    }
+
+    /// The request body is complete (on the loop thread).
+    public func endBody() {
+        guard !isOver, let connection else { return }
+        connection.endBody()
     }
 
     /// Stops the exchange (the client left): its connection is closed, the handler hears nothing more.
@@ -78,7 +115,7 @@ public final class LinkExchange: @unchecked Sendable {
     }
 }
 
-/// The bytes of a body-less HTTP/1.1 request, written into one buffer reserved at its size, each piece checked on
+/// The head of an HTTP/1.1 request, written into one buffer reserved at its size, each piece checked on
 /// the way (token names, values without CR, LF or NUL, a visible target). The gateway writes the fields it forwards
 /// straight into it: a list of them made first, then copied here, cost an allocation and a copy of every field per
 /// request (issue 7). Piece-by-piece ByteBuffer writes and a separate validation pass cost 14,900 instructions per

@@ -16,7 +16,8 @@ public final class ScriptedUpstream: Sendable {
 
         init(fd: Int32) { self.fd = fd }
 
-        /// Reads until a request head is complete (body-less requests only); nil when the peer closed first.
+        /// Reads until a request head is complete (a body is read with `readBody` or `readChunkedBody`); nil when the
+        /// peer closed first.
         public func readRequestHead() -> String? {
             var buffer = [UInt8](repeating: 0, count: 16 << 10)
             while true {
@@ -26,6 +27,61 @@ public final class ScriptedUpstream: Sendable {
                     return String(decoding: bytes[..<end], as: UTF8.self)
                 }
                 if let head { return head }
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count <= 0 { return nil }
+                pending.withLock { $0.append(contentsOf: buffer[..<count]) }
+            }
+        }
+
+        /// Reads exactly `count` body bytes after the head, handing them to `deliver` as they come; false when the
+        /// peer closed first.
+        public func readBody(count: Int, _ deliver: ([UInt8]) -> Void) -> Bool {
+            var remaining = count
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            while remaining > 0 {
+                let held = pending.withLock { bytes -> [UInt8] in
+                    let taken = Array(bytes.prefix(remaining))
+                    bytes.removeFirst(taken.count)
+                    return taken
+                }
+                if !held.isEmpty {
+                    deliver(held)
+                    remaining -= held.count
+                    continue
+                }
+                let received = recv(fd, &buffer, min(buffer.count, remaining), 0)
+                if received <= 0 { return false }
+                deliver(Array(buffer[..<received]))
+                remaining -= received
+            }
+            return true
+        }
+
+        /// Reads a chunked body (chunk extensions and trailers skipped); nil when it is malformed or cut short.
+        public func readChunkedBody() -> [UInt8]? {
+            var body: [UInt8] = []
+            while true {
+                guard let line = readLine(), let size = Int(line.split(separator: ";").first ?? "", radix: 16) else {
+                    return nil
+                }
+                if size == 0 {
+                    while let trailer = readLine(), !trailer.isEmpty {}
+                    return body
+                }
+                guard readBody(count: size, { body.append(contentsOf: $0) }), readLine() == "" else { return nil }
+            }
+        }
+
+        /// One CRLF-ended line, without its CRLF.
+        private func readLine() -> String? {
+            var buffer = [UInt8](repeating: 0, count: 4 << 10)
+            while true {
+                let line = pending.withLock { bytes -> String? in
+                    guard let lf = bytes.firstIndex(of: 10), lf > 0, bytes[lf - 1] == 13 else { return nil }
+                    defer { bytes.removeFirst(lf + 1) }
+                    return String(decoding: bytes[..<(lf - 1)], as: UTF8.self)
+                }
+                if let line { return line }
                 let count = recv(fd, &buffer, buffer.count, 0)
                 if count <= 0 { return nil }
                 pending.withLock { $0.append(contentsOf: buffer[..<count]) }
@@ -47,10 +103,10 @@ public final class ScriptedUpstream: Sendable {
         /// Whether the peer closed within `timeout` (reads and drops anything else it sends).
         public func waitForClose(timeout: Duration) -> Bool {
             let deadline = ContinuousClock.now + timeout
-            var byte: UInt8 = 0
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
             while ContinuousClock.now < deadline {
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if poll(&poller, 1, 50) > 0, recv(fd, &byte, 1, 0) <= 0 { return true }
+                if poll(&poller, 1, 50) > 0, recv(fd, &buffer, buffer.count, 0) <= 0 { return true }
             }
             return false
         }
@@ -108,7 +164,12 @@ public final class ScriptedUpstream: Sendable {
                 open.withLock { $0.append(fd) }
                 Thread.detachNewThread {
                     script(index, Connection(fd: fd))
-                    shutdown(fd, Int32(SHUT_RDWR))
+                    // Closed by its own thread, once out of `open`: closed elsewhere while a script still ran, the
+                    // number could be reused by a later test's socket, which the script would then read or shut.
+                    self.open.withLock { fds in
+                        fds.removeAll { $0 == fd }
+                        Glibc.close(fd)
+                    }
                 }
             }
         }
@@ -122,10 +183,7 @@ public final class ScriptedUpstream: Sendable {
         stopped.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         Glibc.close(listener)
-        for fd in open.withLock({ $0 }) { shutdown(fd, Int32(SHUT_RDWR)) }
+        open.withLock { fds in for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) } }
     }
 
-    deinit {
-        for fd in open.withLock({ $0 }) { Glibc.close(fd) }
-    }
 }

@@ -17,6 +17,8 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     /// request; and not `unowned`, whose count costs two atomic operations per request: nothing reads it once the
     /// exchange is gone.)
     unowned(unsafe) var exchange: LinkExchange?
+    /// The exchange a request body goes to, held until the body ended (`bodyEnded`), which the server always says.
+    var bodyExchange: LinkExchange?
 
     private var progress = RelayProgress()
 
@@ -90,6 +92,12 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         report.relayEnded(progress.ending(failed: failed), at: channel.loopNow)
     }
 
+    // MARK: The request body, from the client's connection to the upstream's (loop thread)
+
+    func linkBodyWritable() {
+        channel.resumeBody()
+    }
+
     /// The 400 for a request HTTP/1.1 cannot carry (`Forwarder` finds it when writing the request's bytes).
     static let unforwardable = GatewayError(.badRequest, "The request cannot be forwarded.")
 
@@ -101,5 +109,16 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         case .badRequest: unforwardable
         case .unreachable, .broken: GatewayError(.upstreamUnreachable, "The upstream could not be reached.")
         }
+    }
+}
+
+extension LinkRelay: RequestBodyReceiver {
+    func bodyReceived(_ bytes: UnsafeRawBufferPointer) -> Int {
+        bodyExchange?.sendBody(bytes) ?? bytes.count
+    }
+
+    func bodyEnded(complete: Bool) {
+        guard let exchange = bodyExchange.take() else { return }
+        if complete { exchange.endBody() } else { exchange.cancel() }
     }
 }

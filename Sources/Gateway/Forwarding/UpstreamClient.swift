@@ -16,7 +16,7 @@ public final class UpstreamClient: Sendable {
         public var requestTimeout: Duration = .seconds(600)
         /// Pooled keep-alive connections per upstream host.
         public var connectionsPerHost: Int = 1024
-        /// Body-less requests with a fixed credential to a plain-http upstream go through `LinkClient` on the
+        /// Requests with a fixed credential to a plain-http upstream go through `LinkClient` on the
         /// server's own loop thread instead of AsyncHTTPClient (issue 7). Off: every request takes AsyncHTTPClient.
         public var plainHTTPOnServerLoop = true
         public init() {}
@@ -98,15 +98,18 @@ public final class UpstreamClient: Sendable {
     /// (`LinkRequestHead`, by `Forwarder`): `LinkClient` asks, `LinkRelay` relays the answer, no task and no thread
     /// in between. Call it on the loop of the report's channel. Transport failures reach `report.relayFailed` as
     /// labgate's 502/504.
-    func send(head: ByteBuffer, report: consuming RelayReport) {
+    @discardableResult
+    func send(head: ByteBuffer, body: LinkExchange.Body = .empty, report: consuming RelayReport) -> LinkRelay {
         let relay = LinkRelay(report: report)
         let channel = relay.channel
         // Not retained (`LoopRoute.withLink`): a retain and a release of an object both loops share (issue 7).
         let exchange = relay.report.route.withLink { link in
-            link.execute(method: relay.method, head: head, on: channel.loop, handler: relay)
+            link.execute(method: relay.method, head: head, body: body, on: channel.loop, handler: relay)
         }
         relay.exchange = exchange
+        if body != .empty { relay.bodyExchange = exchange }
         channel.onCancel { exchange.cancel() }
+        return relay
     }
 
     /// Starts a request without a body whose answer goes to the report's channel, no task, through AsyncHTTPClient
