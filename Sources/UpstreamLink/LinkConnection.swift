@@ -97,7 +97,6 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         bodyRefused = false
         answeredEarly = false
         if phase == .idle {
-            deadline = idleDeadline  // the last one was set by the previous answer
             phase = .sending
             queueSend()  // sent with the round's other requests (`ServerLoop.atRoundEnd`)
         }
@@ -203,13 +202,18 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     // MARK: Writing
 
     private func send() {
+        var progressed = false
+        defer {
+            // A long body takes as long as it takes, while it moves.
+            if progressed { deadline = idleDeadline }
+        }
         while outbound.readableBytes > 0 {
             let sent = outbound.withUnsafeReadableBytes { bytes in
                 Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
             }
             if sent > 0 {
                 outbound.moveReaderIndex(forwardBy: sent)
-                deadline = idleDeadline  // progress: a long body takes as long as it takes
+                progressed = true
                 continue
             }
             if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -229,7 +233,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             return
         }
         phase = .receiving
-        deadline = idleDeadline
+        progressed = true  // the answer's wait starts now
         setInterest(readable: !paused, writable: false)
     }
 
