@@ -22,6 +22,9 @@ proxy_transfers() {
   local i r name pid prefix auth before peak out code speed size mb=$LARGE_MB rounds=${BENCH_TRANSFER_ROUNDS:-3}
   local up_file="$TMP/upload.bin"
   truncate -s "${mb}M" "$up_file"
+  # A sparse file's first read fills the page cache with its zero pages at about half the speed of later reads: read
+  # both once here, so that the first round's first target (direct, or nginx with BENCH_DIRECT=0) does not pay for it.
+  cat "$up_file" "$TMP/upstream/files/large.bin" >/dev/null 2>&1 || true
   echo
   echo "-- ${mb} MiB each way through each proxy (curl, one transfer at a time, $rounds rounds interleaved, median;"
   echo "   RSS growth = peak VmHWM - VmRSS before, max over rounds)"
