@@ -170,7 +170,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         case .sending:
             // While a body streams, the socket is watched for reading too: the upstream may answer (and close)
             // before it has all of it, e.g. a 413.
-            if readable && streamsBody {
+            if readable && streamsBody && !skipInterim() {
                 answerEarly()
             } else if writable || hangUp {
                 send()
@@ -242,6 +242,30 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         guard bodyRefused, outbound.readableBytes < Self.bodyHighWater / 2 else { return }
         bodyRefused = false
         exchange?.handler.linkBodyWritable()
+    }
+
+    /// Whether what the upstream sent while the body goes is a 1xx interim answer (100 Continue, 103 Early Hints,
+    /// which a server may send unasked): it is read and dropped, whole, and the body goes on. Looked at with
+    /// `MSG_PEEK`, so that a final answer is left for the parser. Rare: the look allocates.
+    private func skipInterim() -> Bool {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = recv(fd, &bytes, bytes.count, Int32(MSG_PEEK))
+        guard count > 0 else { return false }
+        // "HTTP/1.x 1": a prefix of it may be all that came yet.
+        let interim = Array("HTTP/1.x 1".utf8)
+        for index in 0..<min(count, interim.count) where index != 7 && bytes[index] != interim[index] { return false }
+        guard count >= interim.count else { return true }
+        if count >= 12 && bytes[10] == UInt8(ascii: "0") && bytes[11] == UInt8(ascii: "1") { return false }  // 101
+        let scan = bytes.withUnsafeBytes {
+            HTTP1ResponseParser.scanHead(UnsafeRawBufferPointer(rebasing: $0[0..<count]), from: 0, limit: $0.count)
+        }
+        switch scan {
+        case .complete(let length, _):
+            _ = recv(fd, &bytes, length, 0)
+            return true
+        case .incomplete: return true
+        case .tooLarge: return false  // the parser says what is wrong with it
+        }
     }
 
     /// The upstream sent something while the body was still going: stop sending it and read the answer.

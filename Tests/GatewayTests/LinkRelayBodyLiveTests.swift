@@ -144,6 +144,35 @@ import Testing
         }
     }
 
+    /// An interim answer while the body goes (a server may send 100 Continue unasked, or 103 Early Hints) is not the
+    /// answer: the body goes on, and the final answer is relayed.
+    @Test(arguments: [true, false]) func interimAnswersDuringTheBodyAreSkipped(onLoop: Bool) async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            guard let head = connection.readRequestHead() else { return }
+            connection.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n")
+            let length =
+                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            var count = 0
+            guard connection.readBody(count: length, { count += $0.count }) else { return }
+            connection.write(Self.okHead + "Content-Length: \(String(count).utf8.count)\r\n\r\n\(count)")
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
+        ) { live in
+            let port = live.gateway.server.port
+            let reply = try await offPool {
+                let client = try RawClient(port: port, timeoutSeconds: 30)
+                try client.send(Self.uploadHead(length: 4 << 20))
+                try Self.sendPattern(client, count: 4 << 20)
+                return try client.readResponse()
+            }
+            #expect(reply.status == 200)
+            #expect(String(decoding: reply.body, as: UTF8.self) == "\(4 << 20)")
+        }
+    }
+
     /// An upstream that reads nothing for a while holds the client back: the gateway keeps only a bounded part of
     /// the body (the sockets' buffers and its 64 KiB), and everything arrives once the upstream reads.
     @Test func aSlowUpstreamPacesTheClient() async throws {
