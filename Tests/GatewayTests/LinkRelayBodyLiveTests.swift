@@ -14,9 +14,7 @@ import Testing
     /// Answers each request with its body's byte count and whether every byte matched `BytePattern`.
     static let countingScript: @Sendable (Int, ScriptedUpstream.Connection) -> Void = { _, connection in
         while let head = connection.readRequestHead() {
-            let lines = head.split(separator: "\r\n").map(String.init)
-            let length = lines.first { $0.lowercased().hasPrefix("content-length:") }
-                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+            let length = contentLength(of: head)
             var offset = 0
             var intact = true
             if let length {
@@ -36,6 +34,22 @@ import Testing
             let framing = length != nil ? "length" : offset > 0 ? "chunked" : "none"
             let text = "\(offset) \(intact) \(framing)"
             connection.write(okHead + "Content-Length: \(text.utf8.count)\r\n\r\n" + text)
+        }
+    }
+
+    /// The Content-Length a request head declares.
+    static func contentLength(of head: String) -> Int? {
+        head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// One upload of `count` pattern bytes on a connection of its own; the answer.
+    static func upload(port: Int, count: Int) async throws -> RawClient.Response {
+        try await offPool {
+            let client = try RawClient(port: port, timeoutSeconds: 30)
+            try client.send(uploadHead(length: count))
+            try sendPattern(client, count: count)
+            return try client.readResponse()
         }
     }
 
@@ -129,13 +143,7 @@ import Testing
         }
         defer { upstream.stop() }
         try await withLiveGateway(.init(genie: .none, labric: .port(upstream.port))) { live in
-            let port = live.gateway.server.port
-            let reply = try await offPool {
-                let client = try RawClient(port: port, timeoutSeconds: 30)
-                try client.send(Self.uploadHead(length: 64 << 20))
-                try Self.sendPattern(client, count: 64 << 20)
-                return try client.readResponse()
-            }
+            let reply = try await Self.upload(port: live.gateway.server.port, count: 64 << 20)
             #expect(reply.status == 413)
             #expect(String(decoding: reply.body, as: UTF8.self) == #"{"detail":"too large"}"#)
             let next = try await live.send("GET", "/labric/api/v1/ping")
@@ -150,24 +158,15 @@ import Testing
         let upstream = try ScriptedUpstream { _, connection in
             guard let head = connection.readRequestHead() else { return }
             connection.write("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n")
-            let length =
-                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
             var count = 0
-            guard connection.readBody(count: length, { count += $0.count }) else { return }
+            guard connection.readBody(count: Self.contentLength(of: head) ?? 0, { count += $0.count }) else { return }
             connection.write(Self.okHead + "Content-Length: \(String(count).utf8.count)\r\n\r\n\(count)")
         }
         defer { upstream.stop() }
         try await withLiveGateway(
             .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
         ) { live in
-            let port = live.gateway.server.port
-            let reply = try await offPool {
-                let client = try RawClient(port: port, timeoutSeconds: 30)
-                try client.send(Self.uploadHead(length: 4 << 20))
-                try Self.sendPattern(client, count: 4 << 20)
-                return try client.readResponse()
-            }
+            let reply = try await Self.upload(port: live.gateway.server.port, count: 4 << 20)
             #expect(reply.status == 200)
             #expect(String(decoding: reply.body, as: UTF8.self) == "\(4 << 20)")
         }
