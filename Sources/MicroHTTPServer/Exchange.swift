@@ -136,6 +136,7 @@ final class Exchange: @unchecked Sendable {
         }
         if framing.hasBody {
             context.registry.insert(self)
+            // Taken on this thread, slice by slice: no task either.
             if let receiver = responder.bodyReceiver(for: request, through: HTTPResponseChannel(exchange: self)) {
                 bodyReceiver = receiver
                 return .YES
@@ -152,11 +153,9 @@ final class Exchange: @unchecked Sendable {
             }
             // Answered on this thread: MHD's final call (next) queues it, with no task and no suspension.
             if immediate != nil { return .YES }
-        }
-        if !framing.hasBody { context.registry.insert(self) }
-        // Answered through callbacks (e.g. an HTTP client's delegate): no task either.
-        if !framing.hasBody, responder.respond(to: request, through: HTTPResponseChannel(exchange: self)) {
-            return .YES
+            context.registry.insert(self)
+            // Answered through callbacks (e.g. an HTTP client's delegate): no task either.
+            if responder.respond(to: request, through: HTTPResponseChannel(exchange: self)) { return .YES }
         }
         let task = Task { await self.run(responder, request) }
         let cancel = state.withLock { state in
