@@ -50,7 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=bench/rig.sh
+. "$HERE/rig.sh"
 wait_200() { # URL: until it answers 200 (up to 120 s: labgate starts slowly under valgrind)
   local i
   for ((i = 0; i < 1200; i++)); do

@@ -32,24 +32,8 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-nginx_conf() { # DIR SERVER_BLOCKS
-  mkdir -p "$1/logs" "$1/tmp"
-  cat >"$1/nginx.conf" <<EOF
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-worker_processes 2;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fastcgi;
-  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
-  keepalive_requests 1000000; keepalive_timeout 300s; default_type application/json;
-  $2
-}
-EOF
-}
+# shellcheck source=bench/rig.sh
+. "$HERE/rig.sh"
 ticks() { # PIDS... -> "user system preemptions", ticks and involuntary switches summed over the processes' threads
   local user=0 system=0 preempted=0 pid u s n
   for pid in "$@"; do
@@ -63,10 +47,11 @@ ticks() { # PIDS... -> "user system preemptions", ticks and involuntary switches
 . "$HERE/steal.sh"
 
 up="$(free_port)" px="$(free_port)" lg="$(free_port)"
-nginx_conf "$TMP/up" "server { listen 127.0.0.1:$up; location = /api/v1/ping {
+keepalive='keepalive_requests 1000000; keepalive_timeout 300s; default_type application/json;'
+nginx_conf "$TMP/up" "$keepalive server { listen 127.0.0.1:$up; location = /api/v1/ping {
   if (\$http_authorization != \"Bearer $SECRET\") { return 401 '{\"detail\":\"missing or wrong credential\"}'; }
   return 200 '$PING_JSON'; } }"
-nginx_conf "$TMP/px" "upstream labric { server 127.0.0.1:$up; keepalive 256; keepalive_requests 1000000; keepalive_timeout 300s; }
+nginx_conf "$TMP/px" "$keepalive upstream labric { server 127.0.0.1:$up; keepalive 256; keepalive_requests 1000000; keepalive_timeout 300s; }
   server { listen 127.0.0.1:$px; location /labric/ { proxy_pass http://labric/; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; proxy_set_header Authorization \"Bearer $SECRET\"; } }"
 nginx -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &

@@ -28,23 +28,8 @@ for tool in nginx curl python3 cc; do
     exit 1
   }
 done
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-nginx_conf() { # DIR SERVER_BLOCKS
-  mkdir -p "$1/logs" "$1/tmp"
-  cat >"$1/nginx.conf" <<EOF
-$([[ $(id -u) -eq 0 ]] && echo "user root;")
-worker_processes 2;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off; client_max_body_size 0;
-  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fastcgi;
-  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
-  $2
-}
-EOF
-}
+# shellcheck source=bench/rig.sh
+. "$HERE/rig.sh"
 ticks() { # PIDS... -> user + system ticks summed over the processes (their threads, ended ones included)
   local pid
   for pid in "$@"; do cat /proc/"$pid"/stat; done | awk '{ t += $14 + $15 } END { print t + 0 }'
@@ -63,11 +48,11 @@ cc -O2 -DHELLO_EXTERNAL_LOOP -o "$TMP/hello-c" "$HERE/hello.c" -lmicrohttpd
 sink="$(free_port)" up="$(free_port)" px="$(free_port)" lg="$(free_port)" lgb="$(free_port)"
 "$TMP/hello-c" "$sink" >"$TMP/hello.log" 2>&1 &
 PIDS+=($!)
-nginx_conf "$TMP/up" "upstream sink { server 127.0.0.1:$sink; keepalive 16; }
+nginx_conf "$TMP/up" "client_max_body_size 0; upstream sink { server 127.0.0.1:$sink; keepalive 16; }
   server { listen 127.0.0.1:$up; location = /api/v1/upload {
   if (\$http_authorization != \"Bearer $SECRET\") { return 401; }
   proxy_pass http://sink; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_request_buffering off; } }"
-nginx_conf "$TMP/px" "upstream labric { server 127.0.0.1:$up; keepalive 16; }
+nginx_conf "$TMP/px" "client_max_body_size 0; upstream labric { server 127.0.0.1:$up; keepalive 16; }
   server { listen 127.0.0.1:$px; location /labric/ { proxy_pass http://labric/; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; proxy_set_header Authorization \"Bearer $SECRET\";
   proxy_request_buffering off; } }"
