@@ -38,10 +38,9 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private var receivedAny = false
     private var paused = false
     private var keepAlive = false
-    /// The exchange streams a body; it is still coming (`sendBody`); it is framed here as chunks.
-    private var streamsBody = false
+    /// The exchange's body (`LinkExchange.body`), and whether more of it is still coming (`sendBody`).
+    private var body = LinkExchange.Body.empty
     private var bodyOpen = false
-    private var chunked = false
     /// The body's producer was told to wait (`sendBody` took nothing): `linkBodyWritable` once there is room.
     private var bodyRefused = false
     /// The upstream answered before the whole body went: the rest is dropped, and the connection is not reused.
@@ -91,9 +90,8 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         parser.expectResponse(isHead: exchange.isHead)
         receivedAny = false
         paused = false
-        streamsBody = exchange.body != .empty
-        bodyOpen = streamsBody
-        chunked = exchange.body == .chunked
+        body = exchange.body
+        bodyOpen = body != .empty
         bodyRefused = false
         answeredEarly = false
         if phase == .idle {
@@ -127,7 +125,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             return 0
         }
         exchange?.bodyStarted = true
-        if chunked {
+        if body == .chunked {
             outbound.writeString(String(bytes.count, radix: 16))
             outbound.writeStaticString("\r\n")
             outbound.writeBytes(bytes)
@@ -144,7 +142,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         guard bodyOpen else { return }
         bodyOpen = false
         exchange?.bodyStarted = true  // an empty chunked body ended: a retry would wait for it again
-        if chunked { outbound.writeStaticString("0\r\n\r\n") }
+        if body == .chunked { outbound.writeStaticString("0\r\n\r\n") }
         if phase == .sending { queueSend() }
     }
 
@@ -170,7 +168,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         case .sending:
             // While a body streams, the socket is watched for reading too: the upstream may answer (and close)
             // before it has all of it, e.g. a 413.
-            if readable && streamsBody && !skipInterim() {
+            if readable && body != .empty && !skipInterim() {
                 answerEarly()
             } else if writable || hangUp {
                 send()

@@ -80,7 +80,9 @@ public struct Forwarder: Sendable {
         if report.channel.isOnLoop, report.route.hasLink {
             let head: ByteBuffer
             do {
-                head = try linkHead(request, target: target, route: report.route, requestID: report.record.requestID)
+                head = try linkHead(
+                    request, target: target, route: report.route, requestID: report.record.requestID, withBody: false
+                ).head
             } catch {
                 report.relayFailed(error)
                 return
@@ -121,12 +123,6 @@ public struct Forwarder: Sendable {
     /// Without the list `request` makes, which cost an allocation and a copy of every field (issue 7).
     /// - Throws: `GatewayError` `.badRequest` when the request cannot be forwarded (the header rules, or bytes
     ///   HTTP/1.1 cannot carry).
-    private func linkHead(_ request: HTTPServerRequest, target: String, route: LoopRoute, requestID: String)
-        throws(GatewayError) -> ByteBuffer
-    {
-        try linkHead(request, target: target, route: route, requestID: requestID, withBody: false).head
-    }
-
     private func linkHead(
         _ request: HTTPServerRequest, target: String, route: LoopRoute, requestID: String, withBody: Bool
     ) throws(GatewayError) -> (head: ByteBuffer, body: LinkExchange.Body) {
