@@ -19,17 +19,10 @@ public final class ScriptedUpstream: Sendable {
         /// Reads until a request head is complete (a body is read with `readBody` or `readChunkedBody`); nil when the
         /// peer closed first.
         public func readRequestHead() -> String? {
-            var buffer = [UInt8](repeating: 0, count: 16 << 10)
-            while true {
-                let head = pending.withLock { bytes -> String? in
-                    guard let end = Self.headEnd(bytes) else { return nil }
-                    defer { bytes.removeFirst(end) }
-                    return String(decoding: bytes[..<end], as: UTF8.self)
-                }
-                if let head { return head }
-                let count = recv(fd, &buffer, buffer.count, 0)
-                if count <= 0 { return nil }
-                pending.withLock { $0.append(contentsOf: buffer[..<count]) }
+            read { bytes in
+                guard let end = Self.headEnd(bytes) else { return nil }
+                defer { bytes.removeFirst(end) }
+                return String(decoding: bytes[..<end], as: UTF8.self)
             }
         }
 
@@ -74,14 +67,19 @@ public final class ScriptedUpstream: Sendable {
 
         /// One CRLF-ended line, without its CRLF.
         private func readLine() -> String? {
-            var buffer = [UInt8](repeating: 0, count: 4 << 10)
+            read { bytes in
+                guard let lf = bytes.firstIndex(of: 10), lf > 0, bytes[lf - 1] == 13 else { return nil }
+                defer { bytes.removeFirst(lf + 1) }
+                return String(decoding: bytes[..<(lf - 1)], as: UTF8.self)
+            }
+        }
+
+        /// Reads until `take` finds what it wants in the bytes received so far (and removes it); nil when the peer
+        /// closed first.
+        private func read<T>(until take: (inout [UInt8]) -> T?) -> T? {
+            var buffer = [UInt8](repeating: 0, count: 16 << 10)
             while true {
-                let line = pending.withLock { bytes -> String? in
-                    guard let lf = bytes.firstIndex(of: 10), lf > 0, bytes[lf - 1] == 13 else { return nil }
-                    defer { bytes.removeFirst(lf + 1) }
-                    return String(decoding: bytes[..<(lf - 1)], as: UTF8.self)
-                }
-                if let line { return line }
+                if let found = pending.withLock({ take(&$0) }) { return found }
                 let count = recv(fd, &buffer, buffer.count, 0)
                 if count <= 0 { return nil }
                 pending.withLock { $0.append(contentsOf: buffer[..<count]) }
