@@ -48,7 +48,7 @@ import Testing
         try await offPool {
             let client = try RawClient(port: port, timeoutSeconds: 30)
             try client.send(uploadHead(length: count))
-            try sendPattern(client, count: count)
+            try client.sendPattern(count: count)
             return try client.readResponse()
         }
     }
@@ -57,18 +57,6 @@ import Testing
     static func uploadHead(_ path: String = "/labric/api/v1/files", length: Int?) -> String {
         let framing = length.map { "Content-Length: \($0)" } ?? "Transfer-Encoding: chunked"
         return "PUT \(path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n\(framing)\r\n\r\n"
-    }
-
-    /// Sends `count` bytes of `BytePattern` in pieces of `piece`.
-    static func sendPattern(_ client: RawClient, count: Int, piece: Int = 64 << 10) throws {
-        var offset = 0
-        var buffer = [UInt8](repeating: 0, count: piece)
-        while offset < count {
-            let n = min(piece, count - offset)
-            BytePattern.fill(&buffer, from: offset)
-            try buffer.withUnsafeBytes { try client.send(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            offset += n
-        }
     }
 
     /// A gateway (its loop path on or off) in front of `countingScript`: `body` gets the gateway's port.
@@ -91,7 +79,7 @@ import Testing
                 var texts: [String] = []
                 for size in [3 << 20 + 17, 1, 200_000] {
                     try client.send(Self.uploadHead(length: size))
-                    try Self.sendPattern(client, count: size)
+                    try client.sendPattern(count: size)
                     let reply = try client.readResponse()
                     texts.append("\(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
                 }
@@ -229,7 +217,7 @@ import Testing
             try await offPool {
                 let client = try RawClient(port: port, timeoutSeconds: 30)
                 try client.send(Self.uploadHead(length: 4 << 20))
-                try Self.sendPattern(client, count: 1 << 20)
+                try client.sendPattern(count: 1 << 20)
                 let deadline = ContinuousClock.now + .seconds(10)
                 while !sawHead.load(ordering: .relaxed) && ContinuousClock.now < deadline { usleep(5_000) }
                 client.reset()

@@ -79,17 +79,7 @@ import Testing
     static func upload(_ client: RawClient, path: String = "/up", count: Int, chunked: Bool = false) throws {
         let framing = chunked ? "Transfer-Encoding: chunked" : "Content-Length: \(count)"
         try client.send("PUT \(path) HTTP/1.1\r\nHost: t\r\n\(framing)\r\n\r\n")
-        var offset = 0
-        var buffer = [UInt8](repeating: 0, count: 100_000)
-        while offset < count {
-            let n = min(buffer.count, count - offset)
-            BytePattern.fill(&buffer, from: offset)
-            if chunked { try client.send(String(n, radix: 16) + "\r\n") }
-            try buffer.withUnsafeBytes { try client.send(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            if chunked { try client.send("\r\n") }
-            offset += n
-        }
-        if chunked { try client.send("0\r\n\r\n") }
+        try client.sendPattern(count: count, piece: 100_000, chunked: chunked)
     }
 
     @Test(arguments: [false, true]) func aPacedReceiverGetsTheWholeBodyInOrder(chunked: Bool) async throws {

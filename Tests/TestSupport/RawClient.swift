@@ -169,3 +169,21 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
         thread.start()
     }
 }
+
+extension RawClient {
+    /// Sends `count` bytes of `BytePattern` in pieces of `piece`; with `chunked`, each piece as a chunk, then the last
+    /// chunk. For request bodies whose receiver checks them with `BytePattern.matches`.
+    public func sendPattern(count: Int, piece: Int = 64 << 10, chunked: Bool = false) throws {
+        var offset = 0
+        var buffer = [UInt8](repeating: 0, count: piece)
+        while offset < count {
+            let n = min(piece, count - offset)
+            BytePattern.fill(&buffer, from: offset)
+            if chunked { try send(String(n, radix: 16) + "\r\n") }
+            try buffer.withUnsafeBytes { try send(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            if chunked { try send("\r\n") }
+            offset += n
+        }
+        if chunked { try send("0\r\n\r\n") }
+    }
+}
