@@ -23,6 +23,8 @@
 #   BENCH_SERVER_CONNS / BENCH_PROXY_CONNS   connection counts (default "1 64 256" / "1 16 64 256")
 #   BENCH_IDLE_CONNS number of idle keep-alive connections for the RSS row of part "server" (default 1000)
 #   BENCH_DIRECT     1 (default) also measures the upstream without a proxy, as a reference row; 0 to skip
+#   BENCH_CEILING    1 also measures bench/relay-ceiling.c (built here), the thinnest proxy on libmicrohttpd in C:
+#                    how far the library itself lets a proxy go on this machine (req/s rows only; default 0)
 #   BENCH_LABGATE_ACCESS_LOG  labgate's access log during the proxy part (default off, like nginx's and HAProxy's there)
 #   BENCH_LARGE_MB   size of the upstream's large file (sparse) and of the upload through each proxy (default 1024)
 #   BENCH_TRANSFER_ROUNDS  interleaved rounds of those transfers per proxy and direction (default 3; median shown)
@@ -54,6 +56,7 @@ SERVER_CONNS="${BENCH_SERVER_CONNS:-1 64 256}"
 IDLE_CONNS="${BENCH_IDLE_CONNS:-1000}"
 PROXY_CONNS="${BENCH_PROXY_CONNS:-1 16 64 256}"
 DIRECT="${BENCH_DIRECT:-1}"
+CEILING="${BENCH_CEILING:-0}"
 LARGE_MB="${BENCH_LARGE_MB:-1024}"
 SECRET="lbk_bench_secret"
 # Exactly 76 bytes; checked below.
@@ -727,6 +730,20 @@ part_proxy() {
     admit labgate "http://127.0.0.1:$port/labric/api/v1/ping" "$pid" "$TMP/labgate.log" || true
   fi
 
+  if [[ $CEILING == 1 ]]; then
+    port="$(free_port)"
+    mkdir -p "$HERE/out"
+    if cc -O2 -o "$HERE/out/relay-ceiling" "$HERE/relay-ceiling.c" -lmicrohttpd -lpthread; then
+      LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" \
+        "$HERE/out/relay-ceiling" serve --host 127.0.0.1 --port "$port" >"$TMP/relay-ceiling.log" 2>&1 &
+      pid=$!
+      PIDS+=("$pid")
+      admit c-ceiling "http://127.0.0.1:$port/labric/api/v1/ping" "$pid" "$TMP/relay-ceiling.log" || true
+    else
+      echo "skipped c-ceiling: building bench/relay-ceiling.c failed"
+    fi
+  fi
+
   n=${#names[@]}
   if ((n == 0)); then
     echo "part skipped: no proxy could be measured"
@@ -794,6 +811,7 @@ part_proxy() {
     echo " NOT reset between rounds (clear_refs not writable), so cumulative over the run."
   fi
   [[ $DIRECT == 1 ]] && echo " 'direct': wrk straight to the upstream (sending the credential itself), for reference."
+  [[ $CEILING == 1 ]] && echo " 'c-ceiling': bench/relay-ceiling.c, the thinnest proxy on libmicrohttpd in C, for reference."
   echo " steal: the most of the machine's time the VM host took during one of the row's rounds (/proc/stat); a row"
   echo " with steal ran on less CPU than its neighbours, and its ratio to nginx says more about the host than the proxy."
   echo " nginx and HAProxy log nothing per request; labgate's stdout/stderr go to a file."
@@ -804,6 +822,15 @@ part_proxy() {
     echo "(labgate wrote $(stat -c %s "$TMP/labgate.log") bytes of log during the run)"
   fi
 
+  # The ceiling relays small answers only: it leaves before the transfers.
+  for ((i = 0; i < ${#names[@]}; i++)); do
+    [[ ${names[$i]} == c-ceiling ]] || continue
+    stop_pid "${pids[$i]}"
+    names=("${names[@]:0:i}" "${names[@]:i+1}")
+    urls=("${urls[@]:0:i}" "${urls[@]:i+1}")
+    pids=("${pids[@]:0:i}" "${pids[@]:i+1}")
+    break
+  done
   proxy_transfers
   proxy_idle
 

@@ -17,7 +17,9 @@
 # Like bench.sh, everything runs in this script's session, so in one of the kernel's scheduling groups (autogroup):
 # rigs that start a server with `setsid` or daemonized put it in a group of its own and measure another p99.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
-# same rounds (an A/B of two builds). Everything on 127.0.0.1, free ports, stopped on exit.
+# same rounds (an A/B of two builds); CEILING=1 adds bench/relay-ceiling.c (built here): the thinnest proxy on
+# libmicrohttpd in C, what the library leaves for labgate's own layers (session 15). Everything on 127.0.0.1, free
+# ports, stopped on exit.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LABGATE="${1:-$HERE/../.build/release/labgate}"
@@ -75,6 +77,16 @@ if [[ -n ${LABGATE_B:-} ]]; then
   PORT[labgate-b]=$lgb
   targets+=(labgate-b)
 fi
+if [[ ${CEILING:-0} == 1 ]]; then
+  cc -O2 -o "$TMP/relay-ceiling" "$HERE/relay-ceiling.c" -lmicrohttpd -lpthread
+  lgc="$(free_port)"
+  LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" \
+    "$TMP/relay-ceiling" serve --host 127.0.0.1 --port "$lgc" >"$TMP/relay-ceiling.log" 2>&1 &
+  PID[c-ceiling]=$!
+  PIDS+=("${PID[c-ceiling]}")
+  PORT[c-ceiling]=$lgc
+  targets+=(c-ceiling)
+fi
 for port in "${PORT[@]}"; do
   for _ in $(seq 100); do
     [[ "$(curl -s "http://127.0.0.1:$port/labric/api/v1/ping")" == "$PING_JSON" ]] && break
@@ -94,7 +106,7 @@ for ((round = 0; round < ROUNDS; round++)); do
   # Every other round takes the labgates in reverse order: the one that runs right after nginx did better in A/Bs of
   # equal builds (p99 in 10 of 12 rounds, session 11), so a fixed order favours one build.
   order=("${targets[@]}")
-  if ((round % 2 == 1 && ${#targets[@]} == 3)); then order=(nginx labgate-b labgate); fi
+  if ((round % 2 == 1)) && [[ -n ${LABGATE_B:-} ]]; then order=(nginx labgate-b labgate "${targets[@]:3}"); fi
   for target in "${order[@]}"; do
     port=${PORT[$target]}
     if [[ $target == nginx ]]; then pids=("${nginx_workers[@]}"); else pids=("${PID[$target]}"); fi
