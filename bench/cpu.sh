@@ -48,7 +48,7 @@ ticks() { # PIDS... -> "user system preemptions", ticks and involuntary switches
 # shellcheck source=bench/steal.sh
 . "$HERE/steal.sh"
 
-up="$(free_port)" px="$(free_port)" lg="$(free_port)"
+up="$(free_port)" px="$(free_port)"
 keepalive='keepalive_requests 1000000; keepalive_timeout 300s; default_type application/json;'
 nginx_conf "$TMP/up" "$keepalive server { listen 127.0.0.1:$up; location = /api/v1/ping {
   if (\$http_authorization != \"Bearer $SECRET\") { return 401 '{\"detail\":\"missing or wrong credential\"}'; }
@@ -62,30 +62,23 @@ PIDS+=("$upstream_master")
 nginx -p "$TMP/px" -c "$TMP/px/nginx.conf" -g 'daemon off;' &
 proxy_master=$!
 PIDS+=("$proxy_master")
-LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCESS_LOG=off \
-  "$LABGATE" serve --host 127.0.0.1 --port "$lg" >"$TMP/labgate.log" 2>&1 &
-labgate=$!
-PIDS+=("$labgate")
-declare -A PORT=([nginx]=$px [labgate]=$lg) PID=([labgate]=$labgate)
-targets=(nginx labgate)
-if [[ -n ${LABGATE_B:-} ]]; then
-  lgb="$(free_port)"
+declare -A PORT=([nginx]=$px) PID=()
+targets=(nginx)
+start_target() { # NAME BINARY: a proxy taking `labgate serve`'s command line, in front of the upstream, as a target
+  local port
+  port="$(free_port)"
   LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" LABGATE_ACCESS_LOG=off \
-    "$LABGATE_B" serve --host 127.0.0.1 --port "$lgb" >"$TMP/labgate-b.log" 2>&1 &
-  PID[labgate-b]=$!
-  PIDS+=("${PID[labgate-b]}")
-  PORT[labgate-b]=$lgb
-  targets+=(labgate-b)
-fi
+    "$2" serve --host 127.0.0.1 --port "$port" >"$TMP/$1.log" 2>&1 &
+  PID[$1]=$!
+  PIDS+=("${PID[$1]}")
+  PORT[$1]=$port
+  targets+=("$1")
+}
+start_target labgate "$LABGATE"
+if [[ -n ${LABGATE_B:-} ]]; then start_target labgate-b "$LABGATE_B"; fi
 if [[ ${CEILING:-0} == 1 ]]; then
   cc -O2 -o "$TMP/relay-ceiling" "$HERE/relay-ceiling.c" -lmicrohttpd -lpthread
-  lgc="$(free_port)"
-  LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" \
-    "$TMP/relay-ceiling" serve --host 127.0.0.1 --port "$lgc" >"$TMP/relay-ceiling.log" 2>&1 &
-  PID[c-ceiling]=$!
-  PIDS+=("${PID[c-ceiling]}")
-  PORT[c-ceiling]=$lgc
-  targets+=(c-ceiling)
+  start_target c-ceiling "$TMP/relay-ceiling"
 fi
 for port in "${PORT[@]}"; do
   for _ in $(seq 100); do
