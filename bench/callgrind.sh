@@ -33,8 +33,9 @@ done
   exit 1
 }
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/labgate-callgrind.XXXXXX")"
-PIDS=()
+# shellcheck source=bench/rig.sh
+. "$HERE/rig.sh"
+rig_start callgrind "${CALLGRIND_KEEP:-0}"
 # Debian bookworm's valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits ("unhandled dwarf2 abbrev form code
 # 0x1b", then it gives up): run a copy without debug info. Function names stay (.symtab), instructions are the same.
 cp "$LABGATE" "$TMP/labgate"
@@ -42,16 +43,6 @@ strip --strip-debug "$TMP/labgate"
 LABGATE="$TMP/labgate"
 # And it crashes once a Swift async main parks in dispatch_main(): see bench/vg_dispatch_main.c.
 cc -O2 -shared -fPIC -o "$TMP/vg_dispatch_main.so" "$HERE/vg_dispatch_main.c"
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ ${CALLGRIND_KEEP:-0} == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-
-# shellcheck source=bench/rig.sh
-. "$HERE/rig.sh"
 wait_200() { # URL: until it answers 200 (up to 120 s: labgate starts slowly under valgrind)
   local i
   for ((i = 0; i < 1200; i++)); do

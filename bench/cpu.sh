@@ -26,16 +26,9 @@ LABGATE="${1:-$HERE/../.build/release/labgate}"
 CONNS="${CONNS:-64}" DUR="${DUR:-4}" ROUNDS="${ROUNDS:-2}"
 SECRET=lbk_bench_secret
 PING_JSON='{"status":"ok","service":"labric","version":"0.14.17","time":"2026-01-01T00:00:00Z"}'
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/labgate-cpu.XXXXXX")"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 # shellcheck source=bench/rig.sh
 . "$HERE/rig.sh"
+rig_start cpu
 ticks() { # PIDS... -> "user system preemptions", ticks and involuntary switches summed over the processes' threads
   local user=0 system=0 preempted=0 pid u s n
   for pid in "$@"; do

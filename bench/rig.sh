@@ -1,5 +1,21 @@
 # shellcheck shell=bash
-# The pieces of a scratch rig, sourced by cpu.sh, upload.sh and callgrind.sh: a free port, an nginx of two workers.
+# The pieces of a scratch rig, sourced by cpu.sh, upload.sh and callgrind.sh: a temporary directory and the processes
+# stopped on exit, a free port, an nginx of two workers.
+
+# rig_start NAME [KEEP]: TMP, a new directory; PIDS, the processes to stop; and the exit trap that stops them (TERM,
+# then waits for each) and removes TMP, or leaves it and says where when KEEP is 1.
+rig_start() {
+  TMP="$(mktemp -d "${TMPDIR:-/tmp}/labgate-$1.XXXXXX")"
+  PIDS=()
+  RIG_KEEP=${2:-0}
+  trap rig_cleanup EXIT
+}
+rig_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $RIG_KEEP == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
 
 # A port on 127.0.0.1 that nothing listens on now.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }

@@ -14,22 +14,15 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LABGATE="${1:-$HERE/../.build/release/labgate}"
 MB="${MB:-1024}" ROUNDS="${ROUNDS:-3}"
 SECRET=lbk_bench_secret
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/labgate-upload.XXXXXX")"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=bench/rig.sh
+. "$HERE/rig.sh"
+rig_start upload
 for tool in nginx curl python3 cc; do
   command -v "$tool" >/dev/null || {
     echo "upload.sh: $tool is missing (apt-get install nginx-light curl python3 gcc)" >&2
     exit 1
   }
 done
-# shellcheck source=bench/rig.sh
-. "$HERE/rig.sh"
 ticks() { # PIDS... -> user + system ticks summed over the processes (their threads, ended ones included)
   local pid
   for pid in "$@"; do cat /proc/"$pid"/stat; done | awk '{ t += $14 + $15 } END { print t + 0 }'
