@@ -347,27 +347,33 @@ print_header() {
 # ---------------------------------------------------------------------------------------------------------------------
 # Part "server": bare C libmicrohttpd vs MicroHTTPServer (HelloServer)
 
+build_c() { # NAME SOURCE [CFLAGS...] -> path of bench/out/NAME built from SOURCE with libmicrohttpd, or "" with a
+  # message on stderr. Always rebuilt (well under a second), so the flags given always apply.
+  local name=$1 source=$2 out="$HERE/out/$1" cc="${CC:-}" c
+  shift 2
+  if [[ -z $cc ]]; then
+    for c in cc gcc clang; do command -v "$c" >/dev/null && cc=$c && break; done
+  fi
+  if [[ -z $cc ]]; then
+    log "bench: no C compiler (cc, gcc, clang); cannot build $name"
+    return 0
+  fi
+  mkdir -p "$HERE/out"
+  if "$cc" -O2 "$@" -o "$out" "$source" -lmicrohttpd -lpthread; then
+    echo "$out"
+  else
+    log "bench: building $name failed:  $cc -O2 $* -o $out $source -lmicrohttpd -lpthread"
+  fi
+}
+
 build_hello_c() { # -> path of the hello-c binary, or "" with a message on stderr
   if [[ -n ${HELLO_C:-} ]]; then
     if [[ -x $HELLO_C ]]; then echo "$HELLO_C"; else log "bench: HELLO_C=$HELLO_C is not executable"; fi
     return 0
   fi
-  local out="$HERE/out/hello-c" cc="${CC:-}" c
-  if [[ -z $cc ]]; then
-    for c in cc gcc clang; do command -v "$c" >/dev/null && cc=$c && break; done
-  fi
-  if [[ -z $cc ]]; then
-    log "bench: no C compiler (cc, gcc, clang); cannot build hello-c"
-    return 0
-  fi
-  mkdir -p "$HERE/out"
-  # Always rebuilt (well under a second), so BENCH_HELLO_CFLAGS (e.g. -DHELLO_EXTERNAL_LOOP) always applies.
+  # BENCH_HELLO_CFLAGS (e.g. -DHELLO_EXTERNAL_LOOP), split into words.
   # shellcheck disable=SC2086
-  if "$cc" -O2 ${BENCH_HELLO_CFLAGS--DHELLO_EXTERNAL_LOOP} -o "$out" "$HERE/hello.c" -lmicrohttpd -lpthread; then
-    echo "$out"
-  else
-    log "bench: building hello-c failed:  $cc -O2 ${BENCH_HELLO_CFLAGS--DHELLO_EXTERNAL_LOOP} -o $out $HERE/hello.c -lmicrohttpd"
-  fi
+  build_c hello-c "$HERE/hello.c" ${BENCH_HELLO_CFLAGS--DHELLO_EXTERNAL_LOOP}
 }
 
 part_server() {
@@ -731,16 +737,17 @@ part_proxy() {
   fi
 
   if [[ $CEILING == 1 ]]; then
-    port="$(free_port)"
-    mkdir -p "$HERE/out"
-    if cc -O2 -o "$HERE/out/relay-ceiling" "$HERE/relay-ceiling.c" -lmicrohttpd -lpthread; then
+    local ceiling
+    ceiling="$(build_c relay-ceiling "$HERE/relay-ceiling.c")"
+    if [[ -n $ceiling ]]; then
+      port="$(free_port)"
       LABRIC_API_BASE_URL="http://127.0.0.1:$up" LABRIC_API_KEY="$SECRET" \
-        "$HERE/out/relay-ceiling" serve --host 127.0.0.1 --port "$port" >"$TMP/relay-ceiling.log" 2>&1 &
+        "$ceiling" serve --host 127.0.0.1 --port "$port" >"$TMP/relay-ceiling.log" 2>&1 &
       pid=$!
       PIDS+=("$pid")
       admit c-ceiling "http://127.0.0.1:$port/labric/api/v1/ping" "$pid" "$TMP/relay-ceiling.log" || true
     else
-      echo "skipped c-ceiling: building bench/relay-ceiling.c failed"
+      echo "skipped c-ceiling: bench/relay-ceiling.c could not be built (see above)"
     fi
   fi
 
@@ -811,7 +818,7 @@ part_proxy() {
     echo " NOT reset between rounds (clear_refs not writable), so cumulative over the run."
   fi
   [[ $DIRECT == 1 ]] && echo " 'direct': wrk straight to the upstream (sending the credential itself), for reference."
-  [[ $CEILING == 1 ]] && echo " 'c-ceiling': bench/relay-ceiling.c, the thinnest proxy on libmicrohttpd in C, for reference."
+  [[ " ${names[*]} " == *" c-ceiling "* ]] && echo " 'c-ceiling': bench/relay-ceiling.c, the thinnest proxy on libmicrohttpd in C, for reference."
   echo " steal: the most of the machine's time the VM host took during one of the row's rounds (/proc/stat); a row"
   echo " with steal ran on less CPU than its neighbours, and its ratio to nginx says more about the host than the proxy."
   echo " nginx and HAProxy log nothing per request; labgate's stdout/stderr go to a file."
