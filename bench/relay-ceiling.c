@@ -68,9 +68,7 @@ struct link {
 struct loop {
   int cpu;
   int epoll;
-  int listener;
   struct MHD_Daemon *daemon;
-  int mhd_epoll;
   struct link *idle[MAX_LINKS];
   int idle_count;
   int parked; /* handler calls this run that found no answer yet */
@@ -100,8 +98,15 @@ static struct link *link_open(struct loop *loop) {
   return link;
 }
 
+/* Also when it waits idle (the upstream closed it): it leaves the idle stack first. */
 static void link_close(struct link *link) {
-  epoll_ctl(link->loop->epoll, EPOLL_CTL_DEL, link->fd, NULL);
+  struct loop *loop = link->loop;
+  for (int i = 0; i < loop->idle_count; i++) {
+    if (loop->idle[i] != link) continue;
+    loop->idle[i] = loop->idle[--loop->idle_count];
+    break;
+  }
+  epoll_ctl(loop->epoll, EPOLL_CTL_DEL, link->fd, NULL);
   close(link->fd);
   free(link);
 }
@@ -363,10 +368,10 @@ int main(int argc, char **argv) {
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (!loop->daemon) fail("MHD_start_daemon");
-    loop->mhd_epoll = MHD_get_daemon_info(loop->daemon, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+    int mhd_epoll = MHD_get_daemon_info(loop->daemon, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
     loop->epoll = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event event = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(loop->epoll, EPOLL_CTL_ADD, loop->mhd_epoll, &event) != 0) fail("epoll_ctl");
+    if (epoll_ctl(loop->epoll, EPOLL_CTL_ADD, mhd_epoll, &event) != 0) fail("epoll_ctl");
     pthread_create(&threads[i], NULL, run, loop);
   }
   int signal_number;

@@ -105,6 +105,8 @@ final class Loop: @unchecked Sendable {
                 request.link = nil
             }
             link.request = nil
+            // Also when it waits idle (the upstream closed it): it leaves the idle stack first.
+            if let index = idle.firstIndex(where: { $0 === link }) { idle.remove(at: index) }
             epoll_ctl(epoll, EPOLL_CTL_DEL, link.fd, nil)
             close(link.fd)
             return
