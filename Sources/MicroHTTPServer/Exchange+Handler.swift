@@ -48,6 +48,7 @@ extension Exchange {
             if !isStream { state.downFinished = true }
             return (state.clearSuspended(), state.parked)
         }
+        attention.store(true, ordering: .releasing)
         if resume {
             resumeConnection()
         } else if parked && !context.loop.isCurrent {
@@ -75,6 +76,7 @@ extension Exchange {
                 )
             }
             state.aborted = true
+            attention.store(true, ordering: .releasing)
             let callbacks = [state.cancelHandler.take(), state.writableWaiter.take()].compactMap { $0 }
             return (state.task, state.uploadWaiter.take(), callbacks, state.clearSuspended())
         }
