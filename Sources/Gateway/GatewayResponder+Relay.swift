@@ -41,7 +41,7 @@ extension GatewayResponder {
         // Times from the loop's round clock, read once a round: three clock reads a request were 1% of labgate's
         // CPU (perf, issue 7). The round began when its wait ended, so the error is the round's work before this
         // request, microseconds, against histogram buckets from 1 ms.
-        switch admit(request, at: channel.loopNow) {
+        switch admit(request, at: channel.loopNow, ids: channel.requestIDs) {
         case .refused(let response):
             channel.send(response)
             return .answered

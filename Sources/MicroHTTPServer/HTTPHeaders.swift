@@ -18,6 +18,11 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
     @usableFromInline var storage: FieldBytes?
     @usableFromInline var used = 0
     public private(set) var count = 0
+    /// A bit for each name length present (lengths of 63 and more share the last bit); set when a field is added,
+    /// recomputed when fields are removed. A look-up by name ends here when no name has its length: most look-ups
+    /// are for fields a request does not have (`X-Request-Id`, `Content-Length`, a client key), and each walked
+    /// the list (callgrind, issue 7).
+    private var nameLengths: UInt64 = 0
 
     /// A record's bytes besides the name and the value.
     @usableFromInline static let recordOverhead = 10
@@ -123,8 +128,16 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
     }
 
     /// Calls `body` with the value of each field named `name` while it returns true.
+    /// Whether a field's name may have `count` bytes: false means none has (`nameLengths`).
+    public func mayHaveName(ofCount count: Int) -> Bool {
+        nameLengths & Self.lengthBit(count) != 0
+    }
+
+    @inline(__always)
+    private static func lengthBit(_ count: Int) -> UInt64 { 1 << UInt64(Swift.min(count, 63)) }
+
     private func forFields(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
-        guard let storage else { return }
+        guard let storage, mayHaveName(ofCount: name.utf8.count) else { return }
         var name = name
         name.withUTF8 { wanted in
             storage.withBytes(used) { bytes in
@@ -185,6 +198,7 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
         }
         used = end
         count += 1
+        nameLengths |= Self.lengthBit(name.count)
     }
 
     /// Gives this list a buffer of its own with room for at least `capacity` bytes, the fields copied over.
@@ -226,6 +240,7 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
         if !isKnownUniquelyReferenced(&storage) { grow(to: capacity) }
         var kept = 0
         var keptCount = 0
+        var keptLengths: UInt64 = 0
         storage!.withUnsafeMutablePointerToElements { base in
             let bytes = UnsafeRawBufferPointer(start: base, count: used)
             var offset = 0
@@ -237,12 +252,14 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
                     }
                     kept += next - offset
                     keptCount += 1
+                    keptLengths |= Self.lengthBit(name.count)
                 }
                 offset = next
             }
         }
         used = kept
         count = keptCount
+        nameLengths = keptLengths
     }
 
     public var description: String {

@@ -71,6 +71,9 @@ extension HTTPResponseChannel {
     /// release a read (issue 7). On the loop thread only.
     public var loopNow: ContinuousClock.Instant { exchange.context.loop.now }
 
+    /// The loop's own request IDs (`ServerLoop.requestIDs`). On the loop thread only.
+    public var requestIDs: RequestID.Source { exchange.context.loop.requestIDs }
+
     /// Whether the calling thread is this exchange's loop, without handing out the loop.
     public var isOnLoop: Bool { exchange.context.loop.isCurrent }
 }

@@ -41,16 +41,49 @@ public enum JSONText {
     }
 }
 
-/// Request ids for errors made before any handler runs.
+/// Request ids for errors made before any handler runs, and for every request without one of its own.
 public enum RequestID {
-    /// 15 hex digits, unique within the process: a counter from a random start, scrambled by splitmix64's
-    /// finalizer taken modulo 2^60 (each step, an odd multiplication or a right shift folded in with xor, is still a
-    /// bijection there, so no two requests share an ID). Not a `getrandom` call per request: that was one system call
+    /// 15 hex digits, unique within the process: a count from a random start, scrambled by splitmix64's finalizer
+    /// taken modulo 2^60 (each step, an odd multiplication or a right shift folded in with xor, is still a
+    /// bijection there, so no two counts share an ID). Not a `getrandom` call per request: that was one system call
     /// in nine on the proxied path (issue 7). Fifteen, not sixteen: a String of up to 15 UTF-8 bytes is stored
     /// inline, so the ID costs no allocation, and its copies (record, headers, log) no reference counting.
+    ///
+    /// The counts of this shared counter stay below 2^40; each `Source` counts in a block of its own above that.
     public static func make() -> String {
+        format(counter.add(1, ordering: .relaxed).newValue)
+    }
+
+    /// The IDs of one thread (a server loop's: `ServerLoop.requestIDs`), counted without an atomic operation. Both
+    /// loops adding to one shared counter wrote a line the other core also writes, once per request (issue 7).
+    /// `@unchecked Sendable`: used on its own thread only.
+    public final class Source: @unchecked Sendable {
+        private var block: UInt64
+        private var count: UInt64 = 0
+
+        public init() {
+            block = RequestID.newBlock()
+        }
+
+        public func next() -> String {
+            count += 1
+            if count == Self.blockSize {
+                (block, count) = (RequestID.newBlock(), 1)
+            }
+            return RequestID.format(block | count)
+        }
+
+        static let blockSize: UInt64 = 1 << 40
+    }
+
+    /// The start of an unused block of 2^40 counts; the first is the shared counter's.
+    private static func newBlock() -> UInt64 {
+        blocks.add(1, ordering: .relaxed).newValue << 40
+    }
+
+    private static func format(_ count: UInt64) -> String {
         let mask: UInt64 = (1 << 60) - 1
-        var value = (start &+ counter.add(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15) & mask
+        var value = (start &+ count &* 0x9E37_79B9_7F4A_7C15) & mask
         value = ((value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9) & mask
         value = ((value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB) & mask
         value ^= value >> 31
@@ -71,4 +104,5 @@ public enum RequestID {
         return generator.next()
     }()
     private static let counter = Atomic<UInt64>(0)
+    private static let blocks = Atomic<UInt64>(0)
 }

@@ -58,6 +58,9 @@ public final class ServerLoop: @unchecked Sendable {
     var settling = false
     /// A wake-up asked for on the loop thread itself (`wake`), which writes none.
     private var wokenOnLoop = false
+    /// Request IDs made on this loop, without a counter shared with the other loops (`RequestID.Source`). Loop
+    /// thread only.
+    public let requestIDs = RequestID.Source()
     /// Exchanges that parked in the current MHD run: MHD's zero timeout comes from them alone when nothing else is
     /// busy, and the loop may then wait briefly for their answers (`DaemonLoop`).
     var parkedInRun = 0

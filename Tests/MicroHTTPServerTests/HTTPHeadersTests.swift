@@ -85,6 +85,26 @@ import Testing
         #expect(headers.count == 0 && headers.contentBytes == 0 && headers["Server"] == nil)
     }
 
+    /// Look-ups skip the walk when no name has the length asked for: a field is found as long as it is there, by
+    /// any case, however long its name; once the last name of a length is removed, that length reads as absent.
+    @Test func nameLengthsFollowAddsAndRemovals() {
+        let long = String(repeating: "n", count: 70)
+        var headers: HTTPHeaders = ["Connection": "close", "Host": "h", long: "v"]
+        #expect(headers.mayHaveName(ofCount: 10) && headers.mayHaveName(ofCount: 4) && headers.mayHaveName(ofCount: 70))
+        #expect(!headers.mayHaveName(ofCount: 12) && headers["X-Request-Id"] == nil)
+        // Lengths of 63 and more share a bit: a different long name is looked for, and not found.
+        #expect(headers[long.uppercased()] == "v" && headers[String(repeating: "n", count: 64)] == nil)
+        headers.add("x-request-id", "abc")
+        #expect(headers["X-Request-Id"] == "abc" && headers.mayHaveName(ofCount: 12))
+        headers.remove("connection")
+        #expect(!headers.mayHaveName(ofCount: 10) && headers["Connection"] == nil)
+        #expect(headers["host"] == "h" && headers.mayHaveName(ofCount: 4))
+        // A copy keeps its own lengths.
+        var copy = headers
+        copy.removeAll { _, _ in true }
+        #expect(!copy.mayHaveName(ofCount: 4) && copy["Host"] == nil && headers["Host"] == "h")
+    }
+
     /// Bytes are kept exactly, including bytes that are not UTF-8 (a proxy forwards what it was sent).
     @Test func bytesAreKeptExactly() {
         var headers = HTTPHeaders()

@@ -20,4 +20,20 @@ import Testing
         let sharedPrefixes = zip(ids, ids.dropFirst()).filter { $0.prefix(8) == $1.prefix(8) }.count
         #expect(sharedPrefixes < 10)
     }
+
+    /// A loop's source counts in a block of its own: its IDs have the same form, and none repeats one of another
+    /// source's or of the shared counter's, whichever thread makes them.
+    @Test func sourcesNeverRepeatEachOtherOrTheSharedCounter() async {
+        let sources = [RequestID.Source(), RequestID.Source()]
+        let made = await withTaskGroup(of: [String].self) { group in
+            for source in sources {
+                group.addTask { (0..<50_000).map { _ in source.next() } }
+            }
+            group.addTask { (0..<50_000).map { _ in RequestID.make() } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(made.count == 150_000 && Set(made).count == made.count)
+        #expect(made.allSatisfy { $0.utf8.count == RequestID.digits })
+        #expect(made.allSatisfy { $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
+    }
 }
