@@ -95,6 +95,8 @@ extension HTTP1ResponseParser {
         var contentLengthBad = false
         var close = false
         var keepAlive = false
+        /// A `Connection` element other than `close` and `keep-alive` (`Head.connectionNamesFields`).
+        var namesFields = false
     }
 
     /// Parses a complete head (its last line is the empty one); nil for a 1xx interim response.
@@ -118,9 +120,11 @@ extension HTTP1ResponseParser {
         if interim { return nil }
 
         let http10 = minorVersion == 0
+        let named = fields.namesFields
         let reusable = http10 ? fields.keepAlive && !fields.close : !fields.close
         if isHead || status == 204 || status == 304 {
-            return Head(status: status, headers: headers, framing: .none, keepAlive: reusable)
+            return Head(
+                status: status, headers: headers, framing: .none, keepAlive: reusable, connectionNamesFields: named)
         }
         if fields.transferEncoding {
             // RFC 9112 6.1 and 6.3: with Content-Length too, or on HTTP/1.0, the framing is suspect, so close after.
@@ -128,15 +132,19 @@ extension HTTP1ResponseParser {
             let clean = chunked && fields.contentLength == nil && !fields.contentLengthBad && !http10
             return Head(
                 status: status, headers: headers, framing: chunked ? .chunked : .untilClose,
-                keepAlive: clean && reusable)
+                keepAlive: clean && reusable, connectionNamesFields: named)
         }
         if fields.contentLengthBad {
             throw Error(.badContentLength, "upstream sent an invalid or conflicting Content-Length")
         }
         if let length = fields.contentLength {
-            return Head(status: status, headers: headers, framing: .length(length), keepAlive: reusable)
+            return Head(
+                status: status, headers: headers, framing: .length(length), keepAlive: reusable,
+                connectionNamesFields: named)
         }
-        return Head(status: status, headers: headers, framing: .untilClose, keepAlive: false)
+        return Head(
+            status: status, headers: headers, framing: .untilClose, keepAlive: false,
+            connectionNamesFields: named)
     }
 
     /// The line starting at `cursor` without its LF or CRLF; moves `cursor` to where the next line starts.
@@ -209,6 +217,8 @@ extension HTTP1ResponseParser {
                     fields.close = true
                 } else if equalsLowercase(token, "keep-alive") {
                     fields.keepAlive = true
+                } else if !token.isEmpty {
+                    fields.namesFields = true
                 }
             }
         }

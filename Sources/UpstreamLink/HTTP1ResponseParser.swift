@@ -30,6 +30,9 @@ public struct HTTP1ResponseParser: Sendable {
         public var framing: Framing
         /// The connection may carry another request after this response.
         public var keepAlive: Bool
+        /// A `Connection` field listed something besides `close` and `keep-alive`: the fields it names are
+        /// hop-by-hop for this message. When false, a proxy need not look for them (issue 7).
+        public var connectionNamesFields = false
     }
 
     public enum Event: Sendable {

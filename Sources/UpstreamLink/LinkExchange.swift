@@ -177,6 +177,15 @@ public struct LinkRequestHead: ~Copyable {
             && writer.copy(value, .fieldValue) && writer.pair(0x0D, 0x0A)
     }
 
+    /// `add` of a field its caller has checked already: the name a token, the value without CR, LF or NUL. The
+    /// gateway's header rules check every forwarded field; checking each byte again here cost about 450
+    /// instructions a request (callgrind, issue 7).
+    public mutating func add(checked name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        valid =
+            valid && writer.append(name) && writer.pair(UInt8(ascii: ":"), UInt8(ascii: " ")) && writer.append(value)
+            && writer.pair(0x0D, 0x0A)
+    }
+
     /// `add` of Strings.
     public mutating func add(_ name: String, _ value: String) {
         valid =

@@ -138,7 +138,8 @@ public struct Forwarder: Sendable {
         let bytes = LinkRequestHead.write(method: request.method, target: target, fieldRoom: room) { head in
             let framing: (contentLength: Int?, isChunked: Bool)
             do throws(GatewayError) {
-                framing = try filter.forEachForwarded(incoming) { name, value in head.add(name, value) }
+                // Checked by the rules (a token, a value without controls): written as they are.
+                framing = try filter.forEachForwarded(incoming) { name, value in head.add(checked: name, value) }
             } catch {
                 refusal = error
                 return false

@@ -6,16 +6,17 @@ extension HeaderFilter {
     /// AsyncHTTPClient's `UpstreamRelay` and the server loop's `LinkRelay`): the status as is, the headers filtered,
     /// and the body as status and method allow: none for 1xx, 204 and 304; for HEAD none, but with the length the
     /// upstream announced (MHD sends it as Content-Length); otherwise `write`, with the upstream's length when it
-    /// gave one (`length`, from the upstream's framing).
+    /// gave one (`length`, from the upstream's framing). `connectionNamesFields` as in `response`.
     func clientResponse(
         status: Int,
         headers upstreamHeaders: consuming MicroHTTPServer.HTTPHeaders,
         length: Int?,
         method: String,
         requestID: String,
+        connectionNamesFields: Bool = true,
         write: @escaping @Sendable (ResponseBodyWriter) async throws -> Void
     ) -> HTTPServerResponse {
-        let headers = response(upstreamHeaders, requestID: requestID)
+        let headers = response(upstreamHeaders, requestID: requestID, connectionNamesFields: connectionNamesFields)
         if status == 204 || status == 304 || (100..<200).contains(status) {
             return HTTPServerResponse(status: status, headers: headers, body: .empty)
         }

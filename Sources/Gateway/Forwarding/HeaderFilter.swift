@@ -70,7 +70,8 @@ public final class HeaderFilter: Sendable {
     }
 
     /// The rules of `request` without a list made: `forward` gets each of the client's fields that goes upstream, in
-    /// order (the ones labgate sets itself are not among them), and the framing they declare is returned. The server
+    /// order (the ones labgate sets itself are not among them), each name a token and each value free of controls but
+    /// tabs, and the framing they declare is returned. The server
     /// loop's client writes them straight into the request's bytes (issue 7). A field may be forwarded before a later
     /// one makes the request fail: what was forwarded is then thrown away.
     /// - Throws: `GatewayError` `.badRequest`, as `request`.
@@ -110,11 +111,14 @@ public final class HeaderFilter: Sendable {
     ///   - requestID: The request id, returned as `X-Request-Id` (replacing any the upstream sent).
     ///   - gatewayOrigin: The gateway's `scheme://host:port` for absolute `Location` rewrites; nil gives an
     ///     absolute-path reference (`/labric/...`), which every client resolves against the gateway.
+    ///   - connectionNamesFields: false when the caller knows that no `Connection` field names other fields (the
+    ///     loop's parser reads them already): they are not looked for again (issue 7).
     public func response(
-        _ upstreamHeaders: consuming HTTPHeaders, requestID: String, gatewayOrigin: String? = nil
+        _ upstreamHeaders: consuming HTTPHeaders, requestID: String, gatewayOrigin: String? = nil,
+        connectionNamesFields: Bool = true
     ) -> HTTPHeaders {
         var headers = upstreamHeaders
-        let named = Self.namedByConnection(headers)
+        let named = connectionNamesFields ? Self.namedByConnection(headers) : []
         var hasLocation = false
         headers.removeAll { name, _ in
             let kind = NameKind.classify(name)
@@ -165,10 +169,11 @@ public final class HeaderFilter: Sendable {
 
     // MARK: - Request ids
 
-    /// The client's `X-Request-Id` when it is a sane token (1-128 of `A-Z a-z 0-9 . _ -`), else a new one.
-    public static func requestID(from headers: HTTPHeaders) -> String {
+    /// The client's `X-Request-Id` when it is a sane token (1-128 of `A-Z a-z 0-9 . _ -`), else a new one, from
+    /// `source` when given (a server loop's own, on that loop's thread).
+    public static func requestID(from headers: HTTPHeaders, source: RequestID.Source? = nil) -> String {
         if let offered = headers["X-Request-Id"], isValidRequestID(offered) { return offered }
-        return RequestID.make()
+        return source?.next() ?? RequestID.make()
     }
 
     /// Whether a request id may be echoed back and logged as is.
@@ -197,6 +202,7 @@ public final class HeaderFilter: Sendable {
     /// Calls `body` with the bytes of each non-empty token of every `Connection` header, trimmed, as sent. Works on
     /// the value's bytes: splitting the String cost an array and a String per token, twice per request (issue 7).
     private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard headers.mayHaveName(ofCount: 10) else { return }  // no "Connection": most requests (wrk's, curl's)
         headers.forEachField { name, value in
             guard HTTPHeaders.equalFold(name, "Connection") else { return }
             HTTPHeaders.forEachListElement(value, in: 0..<value.count) { token in

@@ -42,9 +42,10 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
             case .none, .chunked, .untilClose: nil
             }
         // The body's writer is unused: this relay sends the body itself.
+        let named = head.connectionNamesFields
         let response = report.route.filter.clientResponse(
             status: head.status, headers: (consume head).headers, length: length, method: method,
-            requestID: requestID
+            requestID: requestID, connectionNamesFields: named
         ) { _ in }
         // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.
         progress.received(head: response, after: channel.loopNow - started)
