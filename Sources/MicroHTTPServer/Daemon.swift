@@ -70,37 +70,72 @@ enum Daemon {
         MHD_OptionItem(option: option, value: value, ptr_value: pointer)
     }
 
-    /// A listening socket for several daemons at once (one per loop): each daemon's epoll set watches it and the
-    /// first to wake accepts. One socket, not `SO_REUSEPORT`, so that a port another process holds stays an error.
-    /// - Returns: the socket and the port it is bound to.
-    static func listen(_ configuration: HTTPServer.Configuration) throws(StartError) -> (socket: Int32, port: Int) {
-        var address = try socketAddress(host: configuration.host, port: configuration.port)
+    /// One listening socket per daemon (one per loop), all on the same port with `SO_REUSEPORT`: the kernel spreads
+    /// new connections over them by their addresses, so the loops get about the same share. One socket shared by
+    /// every daemon, accepted by whichever loop woke first, gave all of a burst of connections to one loop now and
+    /// then while the other idled (16 connections: one loop at 0% in 5 one-second windows of 30; issue 7,
+    /// session 16).
+    ///
+    /// A port another process holds stays an error: before the group binds, a socket without `SO_REUSEPORT` must be
+    /// able to bind the port alone, which fails when anyone holds it, a reuse-port group (a second labgate) included.
+    /// - Returns: the sockets and the port they are bound to.
+    static func listen(_ configuration: HTTPServer.Configuration, count: Int) throws(StartError)
+        -> (sockets: [Int32], port: Int)
+    {
+        let address = try socketAddress(host: configuration.host, port: configuration.port)
+        let failure = StartError(
+            description:
+                "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)")
+        if configuration.port != 0 {
+            guard let probe = bound(address, port: configuration.port, reusePort: false, listening: false) else {
+                throw failure
+            }
+            close(probe)
+        }
+        var sockets: [Int32] = []
+        var port = configuration.port
+        for _ in 0..<max(count, 1) {
+            guard let fd = bound(address, port: port, reusePort: true, listening: true) else {
+                for fd in sockets { close(fd) }
+                throw failure
+            }
+            if sockets.isEmpty { port = boundPort(fd) }  // the OS's choice for port 0, which the others then join
+            sockets.append(fd)
+        }
+        return (sockets, port)
+    }
+
+    /// A non-blocking TCP socket bound to `address` at `port`, listening when asked; nil when it cannot be bound.
+    private static func bound(_ address: SocketAddress, port: Int, reusePort: Bool, listening: Bool) -> Int32? {
+        var address = address
+        address.port = port
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "could not create a socket (errno \(errno))") }
+        guard fd >= 0 else { return nil }
         var one: Int32 = 1
         // As libmicrohttpd does for its own sockets: a restart may bind while old connections sit in TIME_WAIT.
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         if address.isIPv6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
         let length = socklen_t(address.isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
-        let bound = address.withPointer { bind(fd, $0, length) }
-        guard bound == 0, Glibc.listen(fd, SOMAXCONN) == 0 else {
+        guard address.withPointer({ bind(fd, $0, length) }) == 0, !listening || Glibc.listen(fd, SOMAXCONN) == 0 else {
             close(fd)
-            throw StartError(
-                description:
-                    "could not listen on \(configuration.host):\(configuration.port) (address in use, or bad TLS files?)"
-            )
+            return nil
         }
+        return fd
+    }
+
+    /// The port a socket is bound to.
+    private static func boundPort(_ fd: Int32) -> Int {
         var storage = sockaddr_in6()
         var storageLength = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        let port = withUnsafeMutablePointer(to: &storage) { pointer -> Int in
+        return withUnsafeMutablePointer(to: &storage) { pointer -> Int in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &storageLength) }
             // sin_port and sin6_port sit at the same offset.
             return Int(UInt16(bigEndian: pointer.pointee.sin6_port))
         }
-        return (fd, port)
     }
 
     /// An IPv4 or IPv6 socket address for a numeric host ("localhost" means 127.0.0.1).
@@ -129,6 +164,26 @@ enum Daemon {
         var isIPv6: Bool {
             if case .v6 = self { return true }
             return false
+        }
+
+        /// The port, in host order.
+        var port: Int {
+            get {
+                switch self {
+                case .v4(let address): Int(UInt16(bigEndian: address.sin_port))
+                case .v6(let address): Int(UInt16(bigEndian: address.sin6_port))
+                }
+            }
+            set {
+                switch self {
+                case .v4(var address):
+                    address.sin_port = in_port_t(UInt16(newValue).bigEndian)
+                    self = .v4(address)
+                case .v6(var address):
+                    address.sin6_port = in_port_t(UInt16(newValue).bigEndian)
+                    self = .v6(address)
+                }
+            }
         }
 
         mutating func withPointer<R>(_ body: (UnsafePointer<sockaddr>) -> R) -> R {

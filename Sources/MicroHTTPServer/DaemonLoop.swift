@@ -32,18 +32,14 @@ final class DaemonLoop: Sendable {
     /// Whether the loop may wait for parked exchanges' answers with MHD's timeout at zero. Not with TLS: a TLS
     /// connection can hold decrypted bytes that no epoll event announces.
     private let mayLinger: Bool
-    /// The daemon bound its own listening socket: this loop closes it when it stops accepting. A socket shared
-    /// by several loops is closed by the server, once all have stopped.
-    private let ownsListener: Bool
     /// The thread's name and CPU.
     private let thread: LoopThread
 
     init(
-        daemon: DaemonHandle, context: ServerContext, ownsListener: Bool = true, thread: LoopThread = LoopThread()
+        daemon: DaemonHandle, context: ServerContext, thread: LoopThread = LoopThread()
     ) throws(Daemon.StartError) {
         self.daemon = daemon
         self.context = context
-        self.ownsListener = ownsListener
         self.thread = thread
         mayLinger = context.configuration.tls == nil
         loop = context.loop
@@ -97,9 +93,10 @@ final class DaemonLoop: Sendable {
             loop.runQueuedAndTickers()
             let (quiesce, stop) = commands.withLock { ($0.quiesce && !$0.quiesced, $0.stop) }
             if quiesce {
-                // Stop accepting; the listening socket is ours now, and closing it makes new connections fail fast.
+                // Stop accepting; the listening socket is this loop's now (every loop has its own: `Daemon.listen`),
+                // and closing it makes new connections fail fast.
                 let listener = MHD_quiesce_daemon(daemon.pointer)
-                if listener >= 0 && ownsListener { close(listener) }
+                if listener >= 0 { close(listener) }
                 commands.withLock { $0.quiesced = true }
             }
             if stop { break }

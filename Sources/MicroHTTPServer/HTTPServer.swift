@@ -8,16 +8,14 @@ import Synchronization
 
 /// An HTTP/1.1 server on libmicrohttpd with an async Swift API.
 ///
-/// `Configuration.loops` epoll threads do all socket work, each driving its own libmicrohttpd daemon on one shared
-/// listening socket; handlers run as tasks, or on the loop itself (`respond(to:through:)`). A connection waiting on
+/// `Configuration.loops` epoll threads do all socket work, each driving its own libmicrohttpd daemon on a listening
+/// socket of its own, all on one port (`Daemon.listen`); handlers run as tasks, or on the loop itself (`respond(to:through:)`). A connection waiting on
 /// its handler (for the response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is
 /// held per request; one waiting for its response while the loop is busy is parked instead (`Exchange.park`).
 public final class HTTPServer: Sendable {
     /// One per loop: what that loop's daemon hands to its callbacks.
     let contexts: [ServerContext]
     private let loops = Mutex<[DaemonLoop]>([])
-    /// The listening socket the daemons share (-1 with one loop, whose daemon binds its own).
-    private let sharedListener = Atomic<Int32>(-1)
     private let boundPort = Atomic(0)
     /// Every 250 ms: ends suspended exchanges past their deadline or client; trims the heap when quiet (`IdleTrim`).
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
@@ -39,18 +37,19 @@ public final class HTTPServer: Sendable {
     /// Binds and starts serving.
     /// - Throws: when the address cannot be bound or the TLS files are unusable.
     public func start() throws {
-        var shared: (socket: Int32, port: Int)?
-        if contexts.count > 1 { shared = try Daemon.listen(contexts[0].configuration) }
+        // Several loops: a listening socket each, on one port (`Daemon.listen`); one loop: its daemon binds its own.
+        var group: (sockets: [Int32], port: Int)?
+        if contexts.count > 1 { group = try Daemon.listen(contexts[0].configuration, count: contexts.count) }
         // All daemons first, then their loops: a failure stops what was made, and no loop runs before all exist.
         var handles: [DaemonHandle] = []
         var started: [DaemonLoop] = []
         do {
-            for context in contexts { handles.append(try Daemon.start(context, listener: shared?.socket)) }
+            for (index, context) in contexts.enumerated() {
+                handles.append(try Daemon.start(context, listener: group?.sockets[index]))
+            }
             let cpus = LoopThread.cpus(forLoops: contexts.count, pinned: contexts[0].configuration.pinLoops)
             let made = try zip(handles, contexts).enumerated().map { index, pair in
-                try DaemonLoop(
-                    daemon: pair.0, context: pair.1, ownsListener: shared == nil,
-                    thread: LoopThread(index: index, cpu: cpus?[index]))
+                try DaemonLoop(daemon: pair.0, context: pair.1, thread: LoopThread(index: index, cpu: cpus?[index]))
             }
             for daemonLoop in made {
                 try daemonLoop.start()
@@ -58,13 +57,13 @@ public final class HTTPServer: Sendable {
             }
         } catch {
             for daemonLoop in started { daemonLoop.stopNow() }
-            for handle in handles { Self.stop(handle, shared: shared != nil) }
-            if let shared { close(shared.socket) }
+            // A daemon closes its listening socket when stopped; the sockets no daemon took are closed here.
+            for handle in handles { Self.stop(handle) }
+            for socket in group?.sockets.dropFirst(handles.count) ?? [] { close(socket) }
             throw error
         }
         loops.withLock { $0 = started }
-        sharedListener.store(shared?.socket ?? -1, ordering: .relaxed)
-        boundPort.store(shared?.port ?? Int(cmhd_daemon_port(started[0].daemon.pointer)), ordering: .relaxed)
+        boundPort.store(group?.port ?? Int(cmhd_daemon_port(started[0].daemon.pointer)), ordering: .relaxed)
         let contexts = self.contexts
         sweeper.withLock {
             $0 = Task.detached {
@@ -104,10 +103,8 @@ public final class HTTPServer: Sendable {
         }
         guard !daemonLoops.isEmpty else { return }
         for context in contexts { context.stopping.store(true, ordering: .relaxed) }
+        // Each loop closes its listening socket as it stops accepting: new connections then fail fast.
         for daemonLoop in daemonLoops { await daemonLoop.quiesce() }
-        // Every daemon has let go of the shared socket: closing it makes new connections fail fast.
-        let shared = sharedListener.exchange(-1, ordering: .relaxed)
-        if shared >= 0 { close(shared) }
         let drainDeadline = ContinuousClock.now + gracePeriod
         while inFlightCount > 0, ContinuousClock.now < drainDeadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -132,10 +129,8 @@ public final class HTTPServer: Sendable {
         sweeper.withLock { $0.take() }?.cancel()
     }
 
-    /// Stops a daemon whose loop never ran (a failed start). A shared socket is taken back first, so that MHD does
-    /// not close it under the other daemons.
-    private static func stop(_ handle: DaemonHandle, shared: Bool) {
-        if shared { _ = MHD_quiesce_daemon(handle.pointer) }
+    /// Stops a daemon whose loop never ran, or was stopped at once (a failed start); MHD closes its listening socket.
+    private static func stop(_ handle: DaemonHandle) {
         MHD_stop_daemon(handle.pointer)
         handle.logTarget.deallocate()
     }
