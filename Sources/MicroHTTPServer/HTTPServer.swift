@@ -9,9 +9,10 @@ import Synchronization
 /// An HTTP/1.1 server on libmicrohttpd with an async Swift API.
 ///
 /// `Configuration.loops` epoll threads do all socket work, each driving its own libmicrohttpd daemon on a listening
-/// socket of its own, all on one port (`Daemon.listen`); handlers run as tasks, or on the loop itself (`respond(to:through:)`). A connection waiting on
-/// its handler (for the response, for body space, for body bytes) is suspended in libmicrohttpd, so no thread is
-/// held per request; one waiting for its response while the loop is busy is parked instead (`Exchange.park`).
+/// socket of its own, all on one port (`Daemon.listen`); handlers run as tasks, or on the loop itself
+/// (`respond(to:through:)`). A connection waiting on its handler (for the response, for body space, for body bytes)
+/// is suspended in libmicrohttpd, so no thread is held per request; one waiting for its response while the loop is
+/// busy is parked instead (`Exchange.park`).
 public final class HTTPServer: Sendable {
     /// One per loop: what that loop's daemon hands to its callbacks.
     let contexts: [ServerContext]
@@ -43,8 +44,11 @@ public final class HTTPServer: Sendable {
         // All daemons first, then their loops: a failure stops what was made, and no loop runs before all exist.
         var handles: [DaemonHandle] = []
         var started: [DaemonLoop] = []
+        // Sockets handed to libmicrohttpd, which closes them from then on: when stopped, and when its start fails.
+        var handedOver = 0
         do {
             for (index, context) in contexts.enumerated() {
+                handedOver += 1
                 handles.append(try Daemon.start(context, listener: group?.sockets[index]))
             }
             let cpus = LoopThread.cpus(forLoops: contexts.count, pinned: contexts[0].configuration.pinLoops)
@@ -57,9 +61,8 @@ public final class HTTPServer: Sendable {
             }
         } catch {
             for daemonLoop in started { daemonLoop.stopNow() }
-            // A daemon closes its listening socket when stopped; the sockets no daemon took are closed here.
             for handle in handles { Self.stop(handle) }
-            for socket in group?.sockets.dropFirst(handles.count) ?? [] { close(socket) }
+            for socket in group?.sockets.dropFirst(handedOver) ?? [] { close(socket) }
             throw error
         }
         loops.withLock { $0 = started }

@@ -101,6 +101,22 @@ import Testing
         }
     }
 
+    /// A start that fails half-way (libmicrohttpd refuses the TLS key) leaves no listening socket behind: the one
+    /// handed to the failing daemon is closed by libmicrohttpd, the others by the server.
+    @Test func aFailedStartWithSeveralLoopsLeavesNoSocketOpen() throws {
+        let baseline = ProcessStatus.current.openFileDescriptors
+        for _ in 0..<3 {
+            var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+            configuration.loops = 3
+            configuration.tls = .init(certificatePEM: "not a certificate", privateKeyPEM: "not a key")
+            let server = HTTPServer(
+                configuration: configuration, responder: ClosureResponder { _ in HTTPServerResponse(status: 204) },
+                logger: .init(label: "test"))
+            #expect(throws: (any Error).self) { try server.start() }
+        }
+        #expect(ProcessStatus.current.openFileDescriptors == baseline)
+    }
+
     @Test func aPortInUseIsAnErrorWithSeveralLoopsToo() async throws {
         try await withServer(responder: { _ in HTTPServerResponse(status: 204) }) { occupant in
             var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: occupant.port)
