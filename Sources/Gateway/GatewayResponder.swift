@@ -2,10 +2,6 @@ import Logging
 import MicroHTTPServer
 import NIOCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// labgate's front door: validates and routes every request, answers its own routes, forwards the rest.
 public final class GatewayResponder: HTTPResponder {
     public struct Upstreams: Sendable {
@@ -80,13 +76,9 @@ public final class GatewayResponder: HTTPResponder {
             local, request, admitted.route.name, admitted.requestID, admitted.started, client: admitted.client)
     }
 
-    /// Whether the target's bytes begin with `prefix`'s: `String.hasPrefix` compares by Unicode rules, 260
-    /// instructions a request here (callgrind, issue 7).
+    /// Whether the target's bytes begin with `prefix`'s (`begins(with:)`, not `String.hasPrefix`).
     static func target(_ target: String, startsWith prefix: StaticString) -> Bool {
-        let count = prefix.utf8CodeUnitCount
-        return target.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.count >= count && memcmp(bytes.baseAddress!, prefix.utf8Start, count) == 0
-        } ?? target.hasPrefix(prefix.description)
+        target.utf8.withContiguousStorageIfAvailable { $0.begins(with: prefix) } ?? target.hasPrefix(prefix.description)
     }
 
     /// A login body declared larger than the login limit gets its 413 before any of it is read (the connection is

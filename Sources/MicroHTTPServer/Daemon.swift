@@ -107,8 +107,7 @@ enum Daemon {
 
     /// A non-blocking TCP socket bound to `address` at `port`, listening when asked; nil when it cannot be bound.
     private static func bound(_ address: SocketAddress, port: Int, reusePort: Bool, listening: Bool) -> Int32? {
-        var address = address
-        address.port = port
+        var address = address.withPort(port)
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
@@ -166,23 +165,15 @@ enum Daemon {
             return false
         }
 
-        /// The port, in host order.
-        var port: Int {
-            get {
-                switch self {
-                case .v4(let address): Int(UInt16(bigEndian: address.sin_port))
-                case .v6(let address): Int(UInt16(bigEndian: address.sin6_port))
-                }
-            }
-            set {
-                switch self {
-                case .v4(var address):
-                    address.sin_port = in_port_t(UInt16(newValue).bigEndian)
-                    self = .v4(address)
-                case .v6(var address):
-                    address.sin6_port = in_port_t(UInt16(newValue).bigEndian)
-                    self = .v6(address)
-                }
+        /// The same address at another port.
+        func withPort(_ port: Int) -> SocketAddress {
+            switch self {
+            case .v4(var address):
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                return .v4(address)
+            case .v6(var address):
+                address.sin6_port = in_port_t(UInt16(port).bigEndian)
+                return .v6(address)
             }
         }
 

@@ -127,7 +127,17 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
         return found
     }
 
-    /// Calls `body` with the value of each field named `name` while it returns true.
+    /// Calls `body` with the bytes of each value of the named field, in order, without a String made; nothing to walk
+    /// when no name has that length (`mayHaveName`). Inlinable, like `forEachField`, for the request path's header
+    /// rules: called through `forFields`, it cost 200 instructions a request more (callgrind, issue 7).
+    @inlinable
+    public func forEachValue(named name: StaticString, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard mayHaveName(ofCount: name.utf8CodeUnitCount) else { return }
+        forEachField { fieldName, value in
+            if Self.equalFold(fieldName, name) { body(value) }
+        }
+    }
+
     /// Whether a field's name may have `count` bytes: false means none has (`nameLengths`).
     public func mayHaveName(ofCount count: Int) -> Bool {
         nameLengths & Self.lengthBit(count) != 0
@@ -136,6 +146,8 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
     @inline(__always)
     private static func lengthBit(_ count: Int) -> UInt64 { 1 << UInt64(Swift.min(count, 63)) }
 
+    /// Calls `body` with the value of each field named `name` while it returns true; nothing to walk when no name
+    /// has that length (`mayHaveName`).
     private func forFields(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
         guard let storage, mayHaveName(ofCount: name.utf8.count) else { return }
         var name = name

@@ -71,9 +71,9 @@ public final class HeaderFilter: Sendable {
 
     /// The rules of `request` without a list made: `forward` gets each of the client's fields that goes upstream, in
     /// order (the ones labgate sets itself are not among them), each name a token and each value free of controls but
-    /// tabs, and the framing they declare is returned. The server
-    /// loop's client writes them straight into the request's bytes (issue 7). A field may be forwarded before a later
-    /// one makes the request fail: what was forwarded is then thrown away.
+    /// tabs, and the framing they declare is returned. The server loop's client writes them straight into the
+    /// request's bytes (issue 7). A field may be forwarded before a later one makes the request fail: what was
+    /// forwarded is then thrown away.
     /// - Throws: `GatewayError` `.badRequest`, as `request`.
     func forEachForwarded(
         _ incoming: HTTPHeaders, _ forward: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
@@ -202,9 +202,7 @@ public final class HeaderFilter: Sendable {
     /// Calls `body` with the bytes of each non-empty token of every `Connection` header, trimmed, as sent. Works on
     /// the value's bytes: splitting the String cost an array and a String per token, twice per request (issue 7).
     private static func forEachConnectionToken(_ headers: HTTPHeaders, _ body: (UnsafeRawBufferPointer) -> Void) {
-        guard headers.mayHaveName(ofCount: 10) else { return }  // no "Connection": most requests (wrk's, curl's)
-        headers.forEachField { name, value in
-            guard HTTPHeaders.equalFold(name, "Connection") else { return }
+        headers.forEachValue(named: "Connection") { value in
             HTTPHeaders.forEachListElement(value, in: 0..<value.count) { token in
                 if !token.isEmpty { body(UnsafeRawBufferPointer(rebasing: value[token])) }
             }
