@@ -51,7 +51,7 @@ extension HTTP1ResponseParser {
             buffer.moveReaderIndex(forwardBy: length)
             head = final
         }
-        // Read before the head is handed over: the handler then owns its list, and may edit it in place.
+        // Read before the head is handed over: the exchange then owns its list, and may edit it in place.
         let framing = head.framing
         emit(.head(consume head))
         switch framing {

@@ -32,42 +32,10 @@ public final class LinkClient: Sendable {
         self.configuration = configuration
     }
 
-    /// Sends a body-less request on `loop`, which must be the calling thread's; the answer goes to `handler`,
-    /// on the loop thread (a failure to connect may be reported before this returns).
-    /// - Throws: `LinkError` `.badRequest` when the request cannot be written as HTTP/1.1; nothing was sent.
-    public func execute(
-        method: String,
-        target: String,
-        headers: HTTPHeaders,
-        on loop: ServerLoop,
-        handler: any LinkResponseHandler
-    ) throws(LinkError) -> LinkExchange {
-        guard let request = LinkExchange.requestBytes(method: method, target: target, headers: headers) else {
-            throw LinkError(.badRequest, "The request cannot be sent as HTTP/1.1.")
-        }
-        return execute(method: method, head: request, on: loop, handler: handler)
-    }
-
-    /// `execute` of a request whose head is written already (`LinkRequestHead`); a `body` other than `.empty` is then
-    /// streamed with `LinkExchange.sendBody` and `endBody`, and the head must declare its framing.
-    public func execute(
-        method: String, head: ByteBuffer, body: LinkExchange.Body = .empty, on loop: ServerLoop,
-        handler: any LinkResponseHandler
-    ) -> LinkExchange {
-        let exchange = LinkExchange(
-            request: head, isHead: method == "HEAD", mayRetry: Self.mayRetry(method), body: body, loop: loop,
-            handler: handler)
-        pool(on: loop).start(exchange)
-        return exchange
-    }
-
-    /// Whether a request may be sent twice: not POST, PATCH and LOCK (nginx's rule for `proxy_next_upstream`). A
-    /// switch over literals, which compare without hashing: a `Set` look-up cost 380 instructions (issue 7).
-    private static func mayRetry(_ method: String) -> Bool {
-        switch method {
-        case "POST", "PATCH", "LOCK": false
-        default: true
-        }
+    /// Sends `exchange`'s request on its loop, which must be the calling thread's; the answer goes to the exchange's
+    /// `link…` methods, on the loop thread (a failure to connect may be reported before this returns).
+    public func start(_ exchange: LinkExchange) {
+        pool(on: exchange.loop).start(exchange)
     }
 
     /// Counts on `loop`'s pool, for tests; read them on the loop thread.

@@ -38,7 +38,8 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private var receivedAny = false
     private var paused = false
     private var keepAlive = false
-    /// The exchange's body (`LinkExchange.body`), and whether more of it is still coming (`sendBody`).
+    /// How the exchange's body follows its head (`LinkExchange.writeHead`), and whether more of it is still coming
+    /// (`sendBody`).
     private var body = LinkExchange.Body.empty
     private var bodyOpen = false
     /// The body's producer was told to wait (`sendBody` took nothing): `linkBodyWritable` once there is room.
@@ -81,16 +82,33 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         return connection
     }
 
-    /// Takes `exchange`: sends its request now, or once connected.
-    func start(_ exchange: LinkExchange) {
+    /// Takes `exchange`, its head written into this connection's own buffer (reused: no allocation); false, and
+    /// nothing changed, when the head cannot be written. Sends it with the round's others, or once connected.
+    func start(_ exchange: LinkExchange) -> Bool {
+        if outbound.capacity > Self.keptOutboundBytes { outbound = ByteBuffer() }  // a streamed body grew it
+        outbound.clear()  // `inbound` is empty here (`complete` pools only a drained connection)
+        guard let body = exchange.writeHead(into: &outbound) else {
+            outbound.clear()
+            return false
+        }
+        begin(exchange, body: body)
+        return true
+    }
+
+    /// Takes `exchange` with its head written already (`LinkPool.restart`: before a connection was opened for it).
+    func start(_ exchange: LinkExchange, head: ByteBuffer, body: LinkExchange.Body) {
+        outbound = head
+        begin(exchange, body: body)
+    }
+
+    private func begin(_ exchange: LinkExchange, body: LinkExchange.Body) {
         self.exchange = exchange
         exchange.connection = self
         exchange.attempts += 1
-        outbound = exchange.request  // `inbound` is empty here (`complete` pools only a drained connection)
         parser.expectResponse(isHead: exchange.isHead)
         receivedAny = false
         paused = false
-        body = exchange.body
+        self.body = body
         bodyOpen = body != .empty
         bodyRefused = false
         answeredEarly = false
@@ -99,6 +117,10 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             queueSend()  // sent with the round's other requests (`ServerLoop.atRoundEnd`)
         }
     }
+
+    /// The outbound buffer a pooled connection keeps between requests, at most: room for any head, not for the
+    /// high-water mark of a streamed body.
+    static let keptOutboundBytes = 16 << 10
 
     func roundEnded() {
         sendQueued = false
@@ -239,7 +261,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private func bodyMayGoOn() {
         guard bodyRefused, outbound.readableBytes < Self.bodyHighWater / 2 else { return }
         bodyRefused = false
-        exchange?.handler.linkBodyWritable()
+        exchange?.linkBodyWritable()
     }
 
     /// Whether what the upstream sent while the body goes is a 1xx interim answer (100 Continue, 103 Early Hints,
@@ -281,12 +303,12 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     // MARK: Reading
 
     private func receive() {
-        // Reads until the socket is drained or the handler asks for a pause; a large body goes on in later rounds.
+        // Reads until the socket is drained or the exchange asks for a pause; a large body goes on in later rounds.
         for _ in 0..<4 {
             guard phase == .receiving, !paused else { return }
             if inbound.readableBytes == 0 {
                 // The same storage again when nothing else holds it (the last answer went to the client already),
-                // else a new one: the handler may still hold slices of the last read (queued for the client).
+                // else a new one: the exchange may still hold slices of the last read (queued for the client).
                 inbound.clear(minimumCapacity: receivedAny ? 64 << 10 : 4 << 10)
             } else if inbound.writableBytes < 2048 {
                 inbound.reserveCapacity(minimumWritableBytes: 16 << 10)
@@ -302,7 +324,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             if result < 0 {
                 if readError == EINTR { continue }
                 if readError == EAGAIN || readError == EWOULDBLOCK {
-                    exchange?.handler.linkReadEnded()
+                    exchange?.linkReadEnded()
                     return
                 }
                 fail(
@@ -318,7 +340,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             deadline = idleDeadline
             parse()
             guard phase == .receiving else { return }
-            exchange?.handler.linkReadEnded()
+            exchange?.linkReadEnded()
             if inbound.writableBytes > 0 { return }  // the read did not fill the buffer: the socket is drained
         }
     }
@@ -328,12 +350,12 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         var ended = false
         do {
             try parser.parse(&inbound) { event in
-                switch consume event {  // consumed: the handler then holds the head's list alone
+                switch consume event {  // consumed: the exchange then holds the head's list alone
                 case .head(let head):
                     keepAlive = head.keepAlive
-                    exchange.handler.linkReceived(head: consume head)
+                    exchange.linkReceived(head: consume head)
                 case .body(let chunk):
-                    if !exchange.handler.linkReceived(body: chunk) { pause() }
+                    if !exchange.linkReceived(body: chunk) { pause() }
                 case .end:
                     ended = true
                 }
@@ -378,8 +400,8 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             pool.discard(self)
             shut()
         }
-        exchange.handler.linkEnded()
-        exchange.handler.linkReadEnded()
+        exchange.linkEnded()
+        exchange.linkReadEnded()
     }
 
     private func fail(_ error: LinkError, retry: Bool) {
@@ -391,7 +413,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         exchange.connection = nil
         if retry && exchange.attempts < 2 && !exchange.bodyStarted && pool.restart(exchange) { return }
         exchange.isOver = true
-        exchange.handler.linkFailed(error)
+        exchange.linkFailed(error)
     }
 
     // MARK: Backpressure and ending

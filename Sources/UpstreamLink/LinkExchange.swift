@@ -1,40 +1,21 @@
 import MicroHTTPServer
 import NIOCore
 
-/// Receives one upstream response on the server's loop thread, in this order: `linkReceived(head:)`, body parts,
-/// then `linkEnded` or `linkFailed`; `linkReadEnded` after each socket read's worth of events.
-public protocol LinkResponseHandler: AnyObject {
-    /// The head is the handler's own: its headers may be edited in place (no copy is made while no one else holds
-    /// them).
-    func linkReceived(head: consuming HTTP1ResponseParser.Head)
-    /// - Returns: false to stop reading from the upstream until `LinkExchange.resumeReading()`.
-    func linkReceived(body: ByteBuffer) -> Bool
-    func linkReadEnded()
-    func linkEnded()
-    /// The exchange failed: before the head (answer the client with an error) or after it (cut the body short).
-    func linkFailed(_ error: LinkError)
-    /// A streamed request body (`LinkExchange.sendBody`) may go on: the connection took what was waiting.
-    func linkBodyWritable()
-}
-
-extension LinkResponseHandler {
-    public func linkBodyWritable() {}
-}
-
-/// One request in flight on an upstream connection of the server's loop: the handle to cancel it or to go on
-/// reading after backpressure.
+/// One request in flight on an upstream connection of the server's loop, and the receiver of its answer: a subclass
+/// overrides the `link…` methods, which are called on the loop thread in this order: `linkReceived(head:)`, body
+/// parts, then `linkEnded` or `linkFailed`; `linkReadEnded` after each socket read's worth of events. Also the
+/// handle to cancel the request or to go on reading after backpressure.
+///
+/// One object for the request and its answer's receiver: as two (the exchange holding a handler) they cost an
+/// allocation and their reference counting on every forwarded request (callgrind, issue 7).
 ///
 /// `@unchecked Sendable` holds because every mutable field is touched on the loop thread only; `cancel` and
 /// `resumeReading` hop there when called elsewhere.
-public final class LinkExchange: @unchecked Sendable {
-    let request: ByteBuffer
+open class LinkExchange: @unchecked Sendable {
     let isHead: Bool
     /// The request may be sent again on a new connection when a reused one turned out closed (no byte came back).
     let mayRetry: Bool
-    let loop: ServerLoop
-    let handler: any LinkResponseHandler
-    /// The request's body follows its head through `sendBody` and `endBody`.
-    let body: Body
+    public let loop: ServerLoop
 
     /// A request body, streamed as the client sends it.
     public enum Body: Sendable {
@@ -52,17 +33,44 @@ public final class LinkExchange: @unchecked Sendable {
     /// Body bytes went to a connection: the request can no longer be sent again on another one.
     var bodyStarted = false
 
-    init(
-        request: ByteBuffer, isHead: Bool, mayRetry: Bool, body: Body = .empty, loop: ServerLoop,
-        handler: any LinkResponseHandler
-    ) {
-        self.request = request
-        self.isHead = isHead
-        self.mayRetry = mayRetry
-        self.body = body
+    /// A request to be sent on `loop` by `LinkClient.start`; its head comes from `writeHead(into:)`.
+    public init(method: String, loop: ServerLoop) {
+        isHead = method == "HEAD"
+        mayRetry = Self.mayRetry(method)
         self.loop = loop
-        self.handler = handler
     }
+
+    /// Whether a request may be sent twice: not POST, PATCH and LOCK (nginx's rule for `proxy_next_upstream`). A
+    /// switch over literals, which compare without hashing: a `Set` look-up cost 380 instructions (issue 7).
+    private static func mayRetry(_ method: String) -> Bool {
+        switch method {
+        case "POST", "PATCH", "LOCK": false
+        default: true
+        }
+    }
+
+    // MARK: For a subclass (loop thread)
+
+    /// Appends the request's head to `buffer` (`LinkRequestHead.write(into:…)`), the connection's own, reused from
+    /// request to request: a buffer per request cost two allocations (callgrind, issue 7). Called when a connection
+    /// takes the request, again on a retry.
+    /// - Returns: how its body follows (`sendBody`, `endBody`; the head declares its framing), or nil when the head
+    ///   cannot be written: nothing is sent, and `linkFailed` with `.badRequest` follows.
+    open func writeHead(into buffer: inout ByteBuffer) -> Body? { nil }
+
+    /// The head is the exchange's own: its headers may be edited in place (no copy is made while no one else holds
+    /// them).
+    open func linkReceived(head: consuming HTTP1ResponseParser.Head) {}
+    /// - Returns: false to stop reading from the upstream until `resumeReading()`.
+    open func linkReceived(body: ByteBuffer) -> Bool { true }
+    open func linkReadEnded() {}
+    open func linkEnded() {}
+    /// The exchange failed: before the head (answer the client with an error) or after it (cut the body short).
+    open func linkFailed(_ error: LinkError) {}
+    /// A streamed request body (`sendBody`) may go on: the connection took what was waiting.
+    open func linkBodyWritable() {}
+
+    // MARK: The request
 
     /// Takes what it can of the request body's next bytes, on the loop thread; returns how many. Fewer than all:
     /// the connection holds enough unsent, and `linkBodyWritable` says when to go on. Once the exchange is over (an
@@ -78,7 +86,7 @@ public final class LinkExchange: @unchecked Sendable {
         connection.endBody()
     }
 
-    /// Stops the exchange (the client left): its connection is closed, the handler hears nothing more.
+    /// Stops the exchange (the client left): its connection is closed, its `link…` methods hear nothing more.
     public func cancel() {
         onLoop { exchange in
             guard !exchange.isOver else { return }
@@ -136,19 +144,30 @@ public struct LinkRequestHead: ~Copyable {
     public static func write(
         method: String, target: String, fieldRoom: Int, _ fields: (inout LinkRequestHead) -> Bool
     ) -> ByteBuffer? {
-        let size = method.utf8.count + target.utf8.count + 14 + fieldRoom
         // At its size at once: `ByteBuffer()` and a reserve allocate twice.
-        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        var buffer = ByteBufferAllocator().buffer(capacity: method.utf8.count + target.utf8.count + 14 + fieldRoom)
+        return write(into: &buffer, method: method, target: target, fieldRoom: fieldRoom, fields) ? buffer : nil
+    }
+
+    /// `write` appending to `buffer`, which grows only when it has less room than the head may need; false (and
+    /// `buffer` as it was) when the head is invalid.
+    public static func write(
+        into buffer: inout ByteBuffer, method: String, target: String, fieldRoom: Int,
+        _ fields: (inout LinkRequestHead) -> Bool
+    ) -> Bool {
+        let size = method.utf8.count + target.utf8.count + 14 + fieldRoom
         var valid = false
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { space in
-            var head = LinkRequestHead(writer: HeadWriter(space: space))
+            // The room asked for, not all the buffer has: a reused buffer may have much more.
+            var head = LinkRequestHead(
+                writer: HeadWriter(space: UnsafeMutableRawBufferPointer(rebasing: space[..<size])))
             head.valid =
                 head.writer.copy(method, .token) && head.writer.copy(" ") && head.writer.copy(target, .target)
                 && head.writer.copy(" HTTP/1.1\r\n")
             valid = fields(&head) && head.valid && head.writer.copy("\r\n")
             return valid ? head.writer.offset : 0
         }
-        return valid ? buffer : nil
+        return valid
     }
 
     /// Field lines alone (`name: value` CRLF each, no request line, no blank line), checked as `write` checks them, to

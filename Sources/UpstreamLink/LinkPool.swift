@@ -1,4 +1,5 @@
 import MicroHTTPServer
+import NIOCore
 
 /// An upstream's connections on one server loop: busy ones and a stack of idle keep-alive ones (the most recently
 /// used first, so that a few stay warm and the rest age out). Loop thread only.
@@ -19,26 +20,42 @@ final class LinkPool: @unchecked Sendable {
         self.configuration = configuration
     }
 
-    /// Sends `exchange` on an idle connection, or on a new one; tells its handler when no connection can be made.
+    /// Sends `exchange` on an idle connection, or on a new one; tells it (`linkFailed`) when its head cannot be
+    /// written or no connection can be made.
     func start(_ exchange: LinkExchange) {
         while let connection = idle.popLast() {
             guard connection.phase == .idle else { continue }
+            guard connection.start(exchange) else {
+                idle.append(connection)  // nothing was sent on it
+                refuse(exchange)
+                return
+            }
             markBusy(connection)
-            connection.start(exchange)
             return
         }
         if !restart(exchange) {
             exchange.isOver = true
-            exchange.handler.linkFailed(LinkError(.unreachable, "The upstream could not be reached."))
+            exchange.linkFailed(LinkError(.unreachable, "The upstream could not be reached."))
         }
     }
 
-    /// Sends `exchange` on a new connection; false when none could be opened.
+    /// Sends `exchange` on a new connection; false when none could be opened. Its head is written first, so that a
+    /// request that cannot be sent opens no connection.
     func restart(_ exchange: LinkExchange) -> Bool {
+        var head = ByteBuffer()
+        guard let body = exchange.writeHead(into: &head) else {
+            refuse(exchange)
+            return true
+        }
         guard let connection = LinkConnection.open(to: address, pool: self) else { return false }
         markBusy(connection)
-        connection.start(exchange)
+        connection.start(exchange, head: head, body: body)
         return true
+    }
+
+    private func refuse(_ exchange: LinkExchange) {
+        exchange.isOver = true
+        exchange.linkFailed(LinkError(.badRequest, "The request cannot be sent as HTTP/1.1."))
     }
 
     /// The connection finished an exchange and may carry another.

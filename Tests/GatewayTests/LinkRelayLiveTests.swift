@@ -176,4 +176,37 @@ import Testing
             #expect(!head.lowercased().contains("x-drop"))
         }
     }
+
+    /// A request whose head the header rules refuse (a control byte in a value), on the server loop's path: the
+    /// head is written straight into a pooled upstream connection's buffer, so the refusal must leave that
+    /// connection as it was. The client gets the rules' 400; nothing reaches the upstream; the next request goes on
+    /// the same connection, with a head not mixed with the refused one's bytes.
+    @Test func refusedHeadSendsNothingAndLeavesThePooledConnectionUsable() async throws {
+        let heads = TextStore()
+        let upstream = try ScriptedUpstream { index, connection in
+            while let head = connection.readRequestHead() {
+                heads.append(head)
+                let body = #"{"n":\#(index)}"#
+                connection.write(Self.okHead + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
+            }
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(.init(genie: .none, labric: .port(upstream.port))) { live in
+            let first = try await live.send("GET", "/labric/api/v1/first")
+            #expect(first.status == 200)
+            let raw = try RawClient(port: live.gateway.server.port, timeoutSeconds: 10)
+            try raw.send("GET /labric/api/v1/refused HTTP/1.1\r\nHost: x\r\nX-Bad: a\u{01}b\r\n\r\n")
+            let refused = try raw.readResponse()
+            #expect(refused.status == 400)
+            #expect(String(decoding: refused.body, as: UTF8.self).contains("invalid name or value"))
+            let next = try await live.send("GET", "/labric/api/v1/next")
+            #expect(next.status == 200)
+            #expect(next.text == #"{"n":0}"#)
+            #expect(upstream.connections == 1)
+            let seen = heads.all
+            #expect(seen.count == 2)
+            #expect(seen.last?.hasPrefix("GET /api/v1/next HTTP/1.1\r\n") == true)
+            #expect(!seen.joined().contains("refused"))
+        }
+    }
 }

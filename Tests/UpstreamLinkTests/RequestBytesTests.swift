@@ -54,6 +54,31 @@ import Testing
             } == nil)
     }
 
+    /// A head appended to a reused buffer (an upstream connection's own, `LinkExchange.writeHead`) keeps to the room
+    /// asked for, however much the buffer has, and a refused head leaves the buffer as it was.
+    @Test func aHeadWrittenIntoAReusedBufferKeepsToItsRoom() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+        buffer.writeString("GET /old HTTP/1.1\r\n\r\n")
+        buffer.clear()
+        let long = try #require(
+            LinkRequestHead.lines(fieldRoom: 300) {
+                $0.add("Authorization", String(repeating: "a", count: 256)); return true
+            })
+        let tooLong = LinkRequestHead.write(into: &buffer, method: "GET", target: "/a", fieldRoom: 0) { head in
+            head.add(lines: long)
+            return true
+        }
+        #expect(!tooLong)
+        #expect(buffer.readableBytes == 0)
+        let written = LinkRequestHead.write(into: &buffer, method: "GET", target: "/a", fieldRoom: 16) { head in
+            head.add("X-A", "b")
+            return true
+        }
+        #expect(written)
+        #expect(String(buffer: buffer) == "GET /a HTTP/1.1\r\nX-A: b\r\n\r\n")
+        #expect(buffer.capacity >= 4096)  // the same storage, not a new one
+    }
+
     @Test func writesAHeadWithoutFields() throws {
         let bytes = try #require(LinkExchange.requestBytes(method: "DELETE", target: "/x", headers: [:]))
         #expect(String(buffer: bytes) == "DELETE /x HTTP/1.1\r\n\r\n")

@@ -78,16 +78,7 @@ public struct Forwarder: Sendable {
     ///   - report: the request's upstream (`report.route`), record and channel; told how the request ended.
     func forward(_ request: HTTPServerRequest, target: String, report: consuming RelayReport) {
         if report.channel.isOnLoop, report.route.hasLink {
-            let head: ByteBuffer
-            do {
-                head = try linkHead(
-                    request, target: target, route: report.route, requestID: report.record.requestID, withBody: false
-                ).head
-            } catch {
-                report.relayFailed(error)
-                return
-            }
-            client.send(head: head, report: report)
+            client.send(request.headers, target: target, withBody: false, report: report)
             return
         }
         let upstream = report.route.upstream
@@ -104,61 +95,10 @@ public struct Forwarder: Sendable {
     }
 
     /// Forwards a request with a body through the server loop's client (the report's route must have one), and
-    /// returns the relay its body goes to; nil when it was refused (answered already).
+    /// returns the relay its body goes to; nil when it was refused or failed (answered already).
     func forwardStreaming(_ request: HTTPServerRequest, target: String, report: consuming RelayReport) -> LinkRelay? {
-        let head: ByteBuffer
-        let body: LinkExchange.Body
-        do {
-            (head, body) = try linkHead(
-                request, target: target, route: report.route, requestID: report.record.requestID, withBody: true)
-        } catch {
-            report.relayFailed(error)
-            return nil
-        }
-        return client.send(head: head, body: body, report: report)
-    }
-
-    /// The head of a request for the server loop's client: the forwarded fields written straight into it
-    /// (`HeaderFilter.forEachForwarded`), then `Host`, `X-Request-Id`, the credential and, with a body, its framing.
-    /// Without the list `request` makes, which cost an allocation and a copy of every field (issue 7).
-    /// - Throws: `GatewayError` `.badRequest` when the request cannot be forwarded (the header rules, or bytes
-    ///   HTTP/1.1 cannot carry).
-    private func linkHead(
-        _ request: HTTPServerRequest, target: String, route: LoopRoute, requestID: String, withBody: Bool
-    ) throws(GatewayError) -> (head: ByteBuffer, body: LinkExchange.Body) {
-        let incoming = request.headers
-        let filter = route.filter
-        // The loop's lines: reading the secret took its lock, on a line both loops wrote (issue 7).
-        guard let fixed = route.fixedFields() else { throw LinkRelay.unforwardable }
-        // At most every client field, then "X-Request-Id" (12 bytes of name, ": " and CRLF), the fixed lines and
-        // the body's framing ("Transfer-Encoding: chunked" or a Content-Length, 40 bytes at most).
-        let room = incoming.contentBytes + 4 * incoming.count + 12 + 4 + requestID.utf8.count + fixed.count + 40
-        var refusal: GatewayError?
-        var body = LinkExchange.Body.empty
-        let bytes = LinkRequestHead.write(method: request.method, target: target, fieldRoom: room) { head in
-            let framing: (contentLength: Int?, isChunked: Bool)
-            do throws(GatewayError) {
-                // Checked by the rules (a token, a value without controls): written as they are.
-                framing = try filter.forEachForwarded(incoming) { name, value in head.add(checked: name, value) }
-            } catch {
-                refusal = error
-                return false
-            }
-            head.add("X-Request-Id", requestID)
-            head.add(lines: fixed)
-            // The body's framing is the gateway's to write: the client's went with the hop-by-hop fields.
-            if withBody, framing.isChunked {
-                head.add("Transfer-Encoding", "chunked")
-                body = .chunked
-            } else if withBody, let length = framing.contentLength, length > 0 {
-                head.add("Content-Length", String(length))
-                body = .length
-            }
-            return true
-        }
-        if let refusal { throw refusal }
-        guard let bytes else { throw LinkRelay.unforwardable }
-        return (bytes, body)
+        let relay = client.send(request.headers, target: target, withBody: true, report: report)
+        return relay.hasEnded ? nil : relay
     }
 
     private func send(

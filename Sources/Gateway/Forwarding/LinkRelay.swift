@@ -4,27 +4,48 @@ import UpstreamLink
 
 /// Relays one upstream response from the server loop's `LinkClient` to the client's connection, on the loop thread:
 /// the same rules as `UpstreamRelay` (the head waits for the end of the socket read it came in, a complete small
-/// answer goes as one buffer, a longer one streams with backpressure), without a thread in between.
+/// answer goes as one buffer, a longer one streams with backpressure), without a thread in between. It is the
+/// client's request to the upstream too (a `LinkExchange`): one object per forwarded request.
 ///
-/// `@unchecked Sendable` holds because its state is touched on the loop thread only (the `LinkResponseHandler`
-/// calls); the channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
-final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
+/// `@unchecked Sendable` holds because its state is touched on the loop thread only (the `link…` calls); the
+/// channel's callbacks that may run elsewhere only call `LinkExchange`'s thread-safe methods.
+final class LinkRelay: LinkExchange, @unchecked Sendable {
     /// The request's upstream, record and client's channel: what the relay needs of the request is read from it.
     let report: RelayReport
-    /// Set once `LinkClient.execute` returned; needed only to resume reading after backpressure. Unowned, since the
-    /// exchange holds this relay as its handler; it is read only in `linkReceived(body:)`, which the exchange's
-    /// connection calls while it holds the exchange. (Not weak: a weak reference allocates a side table per
-    /// request; and not `unowned`, whose count costs two atomic operations per request: nothing reads it once the
-    /// exchange is gone.)
-    unowned(unsafe) var exchange: LinkExchange?
-    /// The exchange a request body goes to, held until the body ended (`bodyEnded`), which the server always says.
-    var bodyExchange: LinkExchange?
+    /// The client's fields and the upstream's target, for the head (`writeHead`).
+    private let headers: HTTPHeaders
+    private let target: String
+    private let withBody: Bool
+    /// Why the head could not be written: the header rules' answer (`linkFailed`).
+    private var refusal: GatewayError?
+    /// A request body goes on to the upstream until it ended (`bodyEnded`), which the server always says.
+    private var bodyOpen: Bool
 
     private var progress = RelayProgress()
 
-    init(report: consuming RelayReport) {
+    init(headers: HTTPHeaders, target: String, withBody: Bool, report: consuming RelayReport) {
+        let (method, loop) = (report.record.method, report.channel.loop)
         self.report = report
+        self.headers = headers
+        self.target = target
+        self.withBody = withBody
+        bodyOpen = withBody
+        super.init(method: method, loop: loop)
     }
+
+    override func writeHead(into buffer: inout ByteBuffer) -> LinkExchange.Body? {
+        do {
+            return try report.route.writeHead(
+                into: &buffer, method: method, headers: headers, target: target, requestID: requestID,
+                withBody: withBody)
+        } catch {
+            refusal = error
+            return nil
+        }
+    }
+
+    /// It has failed or answered already (a refused head, an unreachable upstream).
+    var hasEnded: Bool { progress.ended }
 
     var channel: HTTPResponseChannel { report.channel }
     var method: String { report.record.method }
@@ -32,7 +53,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
     /// When the request arrived (from the loop's round clock).
     var started: ContinuousClock.Instant { report.record.started }
 
-    func linkReceived(head: consuming HTTP1ResponseParser.Head) {
+    override func linkReceived(head: consuming HTTP1ResponseParser.Head) {
         // The parser knows the body's length already; only a HEAD answer's announced length is read again.
         let length: Int? =
             switch head.framing {
@@ -51,29 +72,28 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
         progress.received(head: response, after: channel.loopNow - started)
     }
 
-    func linkReceived(body chunk: ByteBuffer) -> Bool {
+    override func linkReceived(body chunk: ByteBuffer) -> Bool {
         guard progress.received(body: chunk) else { return true }
         if channel.write(chunk) { return true }
-        guard let exchange else { return true }
-        channel.whenWritable { exchange.resumeReading() }
+        channel.whenWritable { [self] in resumeReading() }
         return false
     }
 
-    func linkReadEnded() {
+    override func linkReadEnded() {
         flush(endedEarly: false)
     }
 
-    func linkEnded() {
+    override func linkEnded() {
         progress.ended = true
         guard progress.headSent else { return }  // the flush after this read sends it all
         channel.finish()
         end(failed: false)
     }
 
-    func linkFailed(_ error: LinkError) {
+    override func linkFailed(_ error: LinkError) {
         progress.ended = true
         guard progress.hasHead else {
-            report.relayFailed(Self.gatewayError(for: error))
+            report.relayFailed(refusal ?? Self.gatewayError(for: error))
             return
         }
         // The head is known: send what there is, then cut the body short, so the client sees it.
@@ -95,7 +115,7 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
     // MARK: The request body, from the client's connection to the upstream's (loop thread)
 
-    func linkBodyWritable() {
+    override func linkBodyWritable() {
         channel.resumeBody()
     }
 
@@ -115,11 +135,12 @@ final class LinkRelay: LinkResponseHandler, @unchecked Sendable {
 
 extension LinkRelay: RequestBodyReceiver {
     func bodyReceived(_ bytes: UnsafeRawBufferPointer) -> Int {
-        bodyExchange?.sendBody(bytes) ?? bytes.count
+        bodyOpen ? sendBody(bytes) : bytes.count
     }
 
     func bodyEnded(complete: Bool) {
-        guard let exchange = bodyExchange.take() else { return }
-        if complete { exchange.endBody() } else { exchange.cancel() }
+        guard bodyOpen else { return }
+        bodyOpen = false
+        if complete { endBody() } else { cancel() }
     }
 }

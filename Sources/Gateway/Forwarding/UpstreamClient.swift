@@ -94,21 +94,18 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// `send` of a request for a plain-http upstream on the server's loop thread, its bytes written already
-    /// (`LinkRequestHead`, by `Forwarder`): `LinkClient` asks, `LinkRelay` relays the answer, no task and no thread
-    /// in between. Call it on the loop of the report's channel. Transport failures reach `report.relayFailed` as
-    /// labgate's 502/504.
+    /// `send` of a request for a plain-http upstream on the server's loop thread: `LinkClient` sends it, its head
+    /// written by the relay straight into the upstream connection's buffer (`LoopRoute.writeHead`), and the relay
+    /// relays the answer, no task and no thread in between. Call it on the loop of the report's channel. A refused
+    /// request and transport failures reach `report.relayFailed` (labgate's 400, 502, 504), maybe before this returns.
     @discardableResult
-    func send(head: ByteBuffer, body: LinkExchange.Body = .empty, report: consuming RelayReport) -> LinkRelay {
-        let relay = LinkRelay(report: report)
-        let channel = relay.channel
+    func send(
+        _ headers: MicroHTTPServer.HTTPHeaders, target: String, withBody: Bool, report: consuming RelayReport
+    ) -> LinkRelay {
+        let relay = LinkRelay(headers: headers, target: target, withBody: withBody, report: report)
         // Not retained (`LoopRoute.withLink`): a retain and a release of an object both loops share (issue 7).
-        let exchange = relay.report.route.withLink { link in
-            link.execute(method: relay.method, head: head, body: body, on: channel.loop, handler: relay)
-        }
-        relay.exchange = exchange
-        if body != .empty { relay.bodyExchange = exchange }
-        channel.onCancel { exchange.cancel() }
+        relay.report.route.withLink { $0.start(relay) }
+        relay.channel.onCancel { [relay] in relay.cancel() }
         return relay
     }
 
