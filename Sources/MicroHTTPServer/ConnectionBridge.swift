@@ -11,10 +11,16 @@ enum ConnectionBridge {
     static let endOfStream = -1
     static let endWithError = -2
 
-    static func requestHeaders(_ connection: OpaquePointer) -> HTTPHeaders {
+    /// The request's fields, in a buffer from `spares` (the loop's, on its thread) when given.
+    static func requestHeaders(_ connection: OpaquePointer, spares: HTTPHeaders.Spares? = nil) -> HTTPHeaders {
+        // Without an iterator MHD only counts: one buffer for the list instead of one per doubling.
+        let count = Int(MHD_get_connection_values(connection, .HEADER_KIND, nil, nil))
         var headers = HTTPHeaders()
-        // Without an iterator MHD only counts: one allocation for the list instead of one per doubling.
-        headers.reserveCapacity(Int(MHD_get_connection_values(connection, .HEADER_KIND, nil, nil)))
+        if let spares {
+            headers = HTTPHeaders(capacity: count, bytes: 32 * count, from: spares)
+        } else {
+            headers.reserveCapacity(count)
+        }
         withUnsafeMutablePointer(to: &headers) { pointer in
             _ = MHD_get_connection_values_n(connection, .HEADER_KIND, headerIterator, pointer)
         }

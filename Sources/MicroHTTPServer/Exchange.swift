@@ -111,7 +111,8 @@ final class Exchange: @unchecked Sendable {
                 status: 503, code: "shutting_down", detail: "The server is shutting down.", requestID: RequestID.make())
             return ConnectionBridge.queue(refusal, on: connection, closing: true)
         }
-        let headers = ConnectionBridge.requestHeaders(connection)
+        // On the loop's thread (an MHD callback): the list's buffer from the loop's spares.
+        let headers = ConnectionBridge.requestHeaders(connection, spares: context.loop.headerSpares)
         let framing: RequestFraming
         switch RequestValidator.validate(
             method: method,
@@ -269,7 +270,7 @@ final class Exchange: @unchecked Sendable {
         case .wait:
             return .YES
         case .respond:
-            guard let response = taken.take() else { return .NO }
+            guard var response = taken.take() else { return .NO }
             queued = true
             if case .stream = response.body { countBusy() }
             let pool = context.configuration.effectiveConnectionMemory
@@ -284,12 +285,15 @@ final class Exchange: @unchecked Sendable {
                         requestID: response.headers["X-Request-Id"] ?? RequestID.make()),
                     on: connection, closing: true)
             }
-            return ConnectionBridge.queue(
+            let result = ConnectionBridge.queue(
                 response,
                 on: connection,
                 closing: context.stopping.load(ordering: .relaxed),
                 streamFrom: self
             )
+            // MHD has copied the fields: the list's buffer goes to the next list made on this loop.
+            response.headers.giveBack(to: context.loop.headerSpares)
+            return result
         }
     }
 

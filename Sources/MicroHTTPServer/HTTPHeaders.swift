@@ -318,6 +318,48 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
     }
 }
 
+extension HTTPHeaders {
+    /// Header lists' buffers given back to be used again, on one thread (a server loop's: `ServerLoop.headerSpares`).
+    /// A proxied request makes two lists, its own and the upstream answer's, and each was an allocation and a free
+    /// (callgrind, issue 7); with the spares both take a buffer the last request gave back.
+    ///
+    /// `@unchecked Sendable` because it is used on its loop's thread only.
+    public final class Spares: @unchecked Sendable {
+        private var buffers: [FieldBytes] = []
+        /// Buffers kept at most, and the largest kept: spares are for the common small heads, not for every list.
+        static let maxCount = 64
+        static let maxCapacity = 8 << 10
+        /// The smallest buffer a list made from the spares gets, so that the next list most likely fits it.
+        static let minCapacity = 1 << 10
+
+        public init() {}
+
+        var count: Int { buffers.count }
+
+        /// A spare with room for `capacity` bytes, else a new buffer.
+        func take(capacity: Int) -> FieldBytes {
+            if let spare = buffers.popLast(), spare.header >= capacity { return spare }
+            return FieldBytes.make(capacity: Swift.max(capacity, Self.minCapacity))
+        }
+
+        func give(_ buffer: consuming FieldBytes) {
+            guard buffers.count < Self.maxCount, buffer.header <= Self.maxCapacity else { return }
+            buffers.append(buffer)
+        }
+    }
+
+    /// An empty list with room for `count` fields of `bytes` bytes of names and values, its buffer from `spares`.
+    public init(capacity count: Int, bytes: Int, from spares: Spares) {
+        storage = spares.take(capacity: bytes + Self.recordOverhead * count)
+    }
+
+    /// Gives this list's buffer to `spares` when no other list shares it, and empties the list.
+    public mutating func giveBack(to spares: Spares) {
+        if isKnownUniquelyReferenced(&storage), let storage = storage.take() { spares.give(storage) }
+        self = HTTPHeaders()
+    }
+}
+
 /// The bytes of an `HTTPHeaders`, its capacity in the header. A class of its own rather than an `[UInt8]`: making an
 /// array from another module looks up its generic type at run time, which cost more than the allocation itself (four
 /// lists per proxied request; callgrind, issue 7).

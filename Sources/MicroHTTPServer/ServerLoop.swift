@@ -61,6 +61,9 @@ public final class ServerLoop: @unchecked Sendable {
     /// Request IDs made on this loop, without a counter shared with the other loops (`RequestID.Source`). Loop
     /// thread only.
     public let requestIDs = RequestID.Source()
+    /// Header lists' buffers kept for the next lists made on this loop (the requests', the upstream answers'). Loop
+    /// thread only.
+    public let headerSpares = HTTPHeaders.Spares()
     /// Exchanges that parked in the current MHD run: MHD's zero timeout comes from them alone when nothing else is
     /// busy, and the loop may then wait briefly for their answers (`DaemonLoop`).
     var parkedInRun = 0

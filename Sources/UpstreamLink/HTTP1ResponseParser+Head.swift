@@ -20,7 +20,7 @@ extension HTTP1ResponseParser {
     mutating func readHead(
         _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (consuming Event) -> Void
     ) throws(Error) -> Bool {
-        let limit = maxHeadBytes
+        let (limit, spares) = (maxHeadBytes, self.spares)
         // One look at the bytes: find the end of the head, then parse it where it lies.
         let read = try buffer.withUnsafeReadableBytes { (bytes) throws(Error) -> HeadRead in
             switch Self.scanHead(bytes, from: scanned, limit: limit) {
@@ -31,7 +31,10 @@ extension HTTP1ResponseParser {
             case .complete(let length, let lines):
                 // Lines less the status line and the blank one; a resumed scan counted only some, which is fine.
                 let headBytes = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
-                guard let final = try Self.parseHead(headBytes, isHead: isHead, expectedFields: lines - 2) else {
+                guard
+                    let final = try Self.parseHead(
+                        headBytes, isHead: isHead, expectedFields: lines - 2, spares: spares)
+                else {
                     return .interim(length: length)
                 }
                 return .final(final, length: length)
@@ -100,8 +103,12 @@ extension HTTP1ResponseParser {
     }
 
     /// Parses a complete head (its last line is the empty one); nil for a 1xx interim response.
-    /// - Parameter expectedFields: how many fields to make room for (a hint).
-    static func parseHead(_ head: UnsafeRawBufferPointer, isHead: Bool, expectedFields: Int) throws(Error) -> Head? {
+    /// - Parameters:
+    ///   - expectedFields: how many fields to make room for (a hint).
+    ///   - spares: where the list takes its buffer; nil: a new one.
+    static func parseHead(
+        _ head: UnsafeRawBufferPointer, isHead: Bool, expectedFields: Int, spares: HTTPHeaders.Spares? = nil
+    ) throws(Error) -> Head? {
         var cursor = 0
         let statusLine = nextLine(head, &cursor)
         let (status, minorVersion) = try parseStatusLine(head, statusLine)
@@ -110,7 +117,13 @@ extension HTTP1ResponseParser {
         }
         let interim = status < 200
         var headers = HTTPHeaders()
-        if !interim && expectedFields > 0 { headers.reserveCapacity(expectedFields, bytes: head.count) }
+        if !interim && expectedFields > 0 {
+            if let spares {
+                headers = HTTPHeaders(capacity: expectedFields, bytes: head.count, from: spares)
+            } else {
+                headers.reserveCapacity(expectedFields, bytes: head.count)
+            }
+        }
         var fields = FramingFields()
         while true {
             let line = nextLine(head, &cursor)

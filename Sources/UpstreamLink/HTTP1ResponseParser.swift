@@ -72,10 +72,13 @@ public struct HTTP1ResponseParser: Sendable {
     }
 
     let maxHeadBytes: Int
+    /// Where the heads' header lists take their buffers (a server loop's, `ServerLoop.headerSpares`); nil: new ones.
+    let spares: HTTPHeaders.Spares?
     var state = State.idle
 
-    public init(maxHeadBytes: Int = 64 << 10) {
+    public init(maxHeadBytes: Int = 64 << 10, spares: HTTPHeaders.Spares? = nil) {
         self.maxHeadBytes = max(0, maxHeadBytes)
+        self.spares = spares
     }
 
     /// No response in progress (before the first `expectResponse`, or after `.end`).

@@ -34,7 +34,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
     private var exchange: LinkExchange?
     private var outbound = ByteBuffer()
     private var inbound = ByteBuffer()
-    private var parser = HTTP1ResponseParser()
+    private var parser: HTTP1ResponseParser
     private var receivedAny = false
     private var paused = false
     private var keepAlive = false
@@ -57,6 +57,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         self.pool = pool
         self.deadline = deadline
         idleSince = pool.loop.now
+        parser = HTTP1ResponseParser(spares: pool.loop.headerSpares)
     }
 
     /// How long the upstream may stay silent from this round on.

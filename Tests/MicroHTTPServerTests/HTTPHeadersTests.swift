@@ -117,4 +117,50 @@ import Testing
             #expect(Array(value) == raw)
         }
     }
+
+    /// A list given back hands its buffer to the spares when it was its only holder, and the next list made from the
+    /// spares takes that buffer, empty; a list that shares its buffer with a copy gives nothing, and the copy keeps
+    /// its fields.
+    @Test func sparesTakeBackOnlyUnsharedBuffers() throws {
+        let spares = HTTPHeaders.Spares()
+        var first = HTTPHeaders(capacity: 2, bytes: 40, from: spares)
+        first.add("Host", "up:8081")
+        first.add("Accept", "a/b")
+        let buffer = ObjectIdentifier(try #require(first.storage))  // not a reference: that would share the buffer
+        first.giveBack(to: spares)
+        #expect(first.count == 0 && first.storage == nil)
+        #expect(spares.count == 1)
+
+        var second = HTTPHeaders(capacity: 1, bytes: 10, from: spares)
+        #expect(second.storage.map(ObjectIdentifier.init) == buffer)
+        #expect(spares.count == 0)
+        #expect(second.count == 0 && second["Host"] == nil)  // nothing of the last list's fields
+        second.add("X-A", "b")
+        #expect(second.map { "\($0.name)=\($0.value)" } == ["X-A=b"])
+
+        let copy = second
+        second.giveBack(to: spares)
+        #expect(spares.count == 0)  // the copy still holds the buffer
+        #expect(copy["X-A"] == "b")
+    }
+
+    /// Spares hold small buffers only, and a bounded number of them; a list that needs more than a spare holds gets a
+    /// new buffer.
+    @Test func sparesAreBoundedInSizeAndNumber() throws {
+        let spares = HTTPHeaders.Spares()
+        var large = HTTPHeaders(capacity: 1, bytes: HTTPHeaders.Spares.maxCapacity + 1, from: spares)
+        large.add("X", "y")
+        large.giveBack(to: spares)
+        #expect(spares.count == 0)
+
+        var lists = (0..<(HTTPHeaders.Spares.maxCount + 5)).map { _ in HTTPHeaders(capacity: 1, bytes: 8, from: spares)
+        }
+        for index in lists.indices { lists[index].giveBack(to: spares) }
+        #expect(spares.count == HTTPHeaders.Spares.maxCount)
+
+        let small = try #require(HTTPHeaders(capacity: 1, bytes: 8, from: spares).storage)
+        #expect(small.header >= HTTPHeaders.Spares.minCapacity)
+        let bigger = HTTPHeaders(capacity: 1, bytes: 4 * HTTPHeaders.Spares.minCapacity, from: spares)
+        #expect(try #require(bigger.storage).header >= 4 * HTTPHeaders.Spares.minCapacity)
+    }
 }

@@ -13,7 +13,7 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
     /// The request's upstream, record and client's channel: what the relay needs of the request is read from it.
     let report: RelayReport
     /// The client's fields and the upstream's target, for the head (`writeHead`).
-    private let headers: HTTPHeaders
+    private var headers: HTTPHeaders
     private let target: String
     private let withBody: Bool
     /// Why the head could not be written: the header rules' answer (`linkFailed`).
@@ -93,6 +93,7 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
     override func linkFailed(_ error: LinkError) {
         progress.ended = true
         guard progress.hasHead else {
+            giveBackHeaders()
             report.relayFailed(refusal ?? Self.gatewayError(for: error))
             return
         }
@@ -110,7 +111,14 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
     }
 
     private func end(failed: Bool) {
+        giveBackHeaders()
         report.relayEnded(progress.ending(failed: failed), at: channel.loopNow)
+    }
+
+    /// The request's fields are not needed once it has ended (no retry comes): their buffer goes to the next list
+    /// made on this loop (`HTTPHeaders.Spares`). On the loop thread, as every `link…` call.
+    private func giveBackHeaders() {
+        headers.giveBack(to: loop.headerSpares)
     }
 
     // MARK: The request body, from the client's connection to the upstream's (loop thread)
