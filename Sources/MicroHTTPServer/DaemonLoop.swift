@@ -27,6 +27,9 @@ final class DaemonLoop: Sendable {
     private let loop: ServerLoop
     private let mhdEpoll: Int32
     private let commands = Mutex(Commands())
+    /// Set, and never cleared, once `quiesce` or `stop` has written to `commands`: until then a round reads this
+    /// instead of taking the lock (callgrind, issue 7).
+    private let commanded = Atomic(false)
 
     private let context: ServerContext
     /// Whether the loop may wait for parked exchanges' answers with MHD's timeout at zero. Not with TLS: a TLS
@@ -72,7 +75,11 @@ final class DaemonLoop: Sendable {
     }
 
     private func run() {
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        // A buffer of our own, not an array: passed inout to `epoll_wait` and sliced, an array was checked for
+        // uniqueness twice a round and retained for the walk over its events (callgrind, issue 7).
+        let capacity = 64
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        defer { events.deallocate() }
         loop.enter()
         _ = MHD_run(daemon.pointer)  // MHD adds its listening socket to its epoll set on the first run
         while true {
@@ -80,26 +87,28 @@ final class DaemonLoop: Sendable {
             let hasTimeout = MHD_get_timeout(daemon.pointer, &timeout) == .YES
             let woken = loop.takeWakeOnLoop()
             let wait = woken ? 0 : hasTimeout ? Int32(min(timeout, UInt64(loop.tickInterval))) : loop.tickInterval
-            var ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), wait)))
+            var ready = Int(max(0, epoll_wait(loop.epoll, events, Int32(capacity), wait)))
             if ready == 0 && wait == 0 && !woken && mayLinger && loop.parkedInRun > 0 && loop.busyExchanges == 0 {
                 // MHD's timeout is zero only for the parked exchanges: their answers are on the way (an upstream
                 // socket, or a wake from the thread that delivers). Waiting a moment for them costs nothing,
                 // settling would cost a suspend and resume each.
-                ready = Int(max(0, epoll_wait(loop.epoll, &events, Int32(events.count), Self.lingerMilliseconds)))
+                ready = Int(max(0, epoll_wait(loop.epoll, events, Int32(capacity), Self.lingerMilliseconds)))
             }
             loop.beginRound()
             // Upstream sockets first: what they complete is queued to MHD in the same round.
-            for event in events[0..<ready] where event.data.fd != mhdEpoll { loop.dispatch(event) }
+            for index in 0..<ready where events[index].data.fd != mhdEpoll { loop.dispatch(events[index]) }
             loop.runQueuedAndTickers()
-            let (quiesce, stop) = commands.withLock { ($0.quiesce && !$0.quiesced, $0.stop) }
-            if quiesce {
-                // Stop accepting; the listening socket is this loop's now (every loop has its own: `Daemon.listen`),
-                // and closing it makes new connections fail fast.
-                let listener = MHD_quiesce_daemon(daemon.pointer)
-                if listener >= 0 { close(listener) }
-                commands.withLock { $0.quiesced = true }
+            if commanded.load(ordering: .acquiring) {
+                let (quiesce, stop) = commands.withLock { ($0.quiesce && !$0.quiesced, $0.stop) }
+                if quiesce {
+                    // Stop accepting; the listening socket is this loop's now (every loop has its own:
+                    // `Daemon.listen`), and closing it makes new connections fail fast.
+                    let listener = MHD_quiesce_daemon(daemon.pointer)
+                    if listener >= 0 { close(listener) }
+                    commands.withLock { $0.quiesced = true }
+                }
+                if stop { break }
             }
-            if stop { break }
             // A round that brought nothing: parked exchanges suspend in this run, so that the next wait can sleep.
             loop.settling = ready == 0
             loop.parkedInRun = 0
@@ -120,6 +129,7 @@ final class DaemonLoop: Sendable {
     /// Asks the loop to stop accepting and waits until it has.
     func quiesce() async {
         commands.withLock { $0.quiesce = true }
+        commanded.store(true, ordering: .releasing)
         loop.wake()
         while !commands.withLock({ $0.quiesced || $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
     }
@@ -127,6 +137,7 @@ final class DaemonLoop: Sendable {
     /// `stop()` for a start that failed half-way, outside any task: waits by sleeping the calling thread.
     func stopNow() {
         commands.withLock { $0.stop = true }
+        commanded.store(true, ordering: .releasing)
         loop.wake()
         while !commands.withLock({ $0.stopped }) { usleep(1000) }
     }
@@ -134,6 +145,7 @@ final class DaemonLoop: Sendable {
     /// Ends the loop and waits until the thread has left MHD for good; then the daemon may be stopped.
     func stop() async {
         commands.withLock { $0.stop = true }
+        commanded.store(true, ordering: .releasing)
         loop.wake()
         while !commands.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
     }

@@ -36,6 +36,9 @@ public final class ServerLoop: @unchecked Sendable {
     private let wakeup: Int32
     private let thread = Atomic<UInt>(0)
     private let queued = Mutex([@Sendable () -> Void]())
+    /// Set by `execute` after it queued, cleared by the loop before it takes the queue: a round with nothing queued,
+    /// nearly every one, takes no lock (callgrind, issue 7).
+    private let hasQueued = Atomic(false)
 
     // Loop thread only.
     /// Indexed by descriptor: a dictionary hashed the descriptor on every event (issue 7).
@@ -47,7 +50,8 @@ public final class ServerLoop: @unchecked Sendable {
     private var roundEnders: [any ServerLoopRoundEnd] = []
     /// `roundEnders`' second buffer: the two swap each round, so that running the held work allocates nothing.
     private var endingNow: [any ServerLoopRoundEnd] = []
-    private var flushers: [any ServerLoopFlusher] = []
+    /// Boxed, so that `flush` can call them borrowed.
+    private var flushers: [HeldFlusher] = []
     private var lastTick = ContinuousClock.now
     /// When the current round began, read once after the loop's wait: for deadlines and idle times, and the times of
     /// requests relayed on the loop, which need no better than a round's precision. A proxied request read the clock
@@ -90,6 +94,7 @@ public final class ServerLoop: @unchecked Sendable {
     /// Runs `work` on the loop thread soon, in the order of the calls.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         queued.withLock { $0.append(work) }
+        hasQueued.store(true, ordering: .releasing)
         wake()
     }
 
@@ -143,7 +148,7 @@ public final class ServerLoop: @unchecked Sendable {
     /// core's copy of it (the request metrics, issue 7). Before the run, so that what the round's upstream answers
     /// recorded is out before libmicrohttpd sends them.
     public func addFlusher(_ flusher: any ServerLoopFlusher) {
-        flushers.append(flusher)
+        flushers.append(HeldFlusher(flusher))
     }
 
     /// The value attached to this loop for `key` (`attach`), if any; loop thread only. For per-loop state of objects
@@ -218,12 +223,15 @@ public final class ServerLoop: @unchecked Sendable {
 
     /// Runs what other threads queued, and the tickers when their time has come.
     func runQueuedAndTickers() {
-        let work = queued.withLock { queue -> [@Sendable () -> Void] in
-            if queue.isEmpty { return [] }
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+        // Cleared before the queue is taken: work queued before the exchange is in the queue by the time the lock is
+        // (`execute` sets the flag after it appended), work queued after it sets the flag again for the next round.
+        if hasQueued.load(ordering: .relaxed) && hasQueued.exchange(false, ordering: .acquiring) {
+            let work = queued.withLock { queue in
+                defer { queue.removeAll(keepingCapacity: true) }
+                return queue
+            }
+            for item in work { item() }
         }
-        for item in work { item() }
         guard !tickers.isEmpty, now - lastTick >= .milliseconds(250) else { return }
         lastTick = now
         for tick in tickers { tick() }
@@ -233,14 +241,20 @@ public final class ServerLoop: @unchecked Sendable {
     func endRound() {
         while !roundEnders.isEmpty {
             swap(&roundEnders, &endingNow)
-            for item in endingNow { item.roundEnded() }
-            endingNow.removeAll(keepingCapacity: true)
+            // Moved out of the buffer, in the order they came: iterated in place, the buffer and each item were
+            // retained and released around the call (callgrind, issue 7).
+            endingNow.reverse()
+            while let item = endingNow.popLast() { item.roundEnded() }
         }
     }
 
     /// Runs every flusher (`addFlusher`).
     func flush() {
-        for flusher in flushers { flusher.flush() }
+        // Borrowed: the loop holds its flushers until `leave`, and a flusher added by another one's `flush` is only
+        // appended. Copied out, each was retained and released for every call, twice a round (callgrind, issue 7).
+        for index in flushers.indices {
+            Unmanaged.passUnretained(flushers[index])._withUnsafeGuaranteedRef { $0.flusher.flush() }
+        }
     }
 
     /// Whether `wake` was called on the loop thread since the last call: then the next wait must not block.
@@ -261,5 +275,14 @@ public final class ServerLoop: @unchecked Sendable {
 
     private static func mask(_ readable: Bool, _ writable: Bool) -> UInt32 {
         (readable ? EPOLLIN.rawValue | EPOLLRDHUP.rawValue : 0) | (writable ? EPOLLOUT.rawValue : 0)
+    }
+
+    /// A flusher in a box of the loop's own: an existential has no `Unmanaged`, a class does (`flush`).
+    private final class HeldFlusher {
+        let flusher: any ServerLoopFlusher
+
+        init(_ flusher: any ServerLoopFlusher) {
+            self.flusher = flusher
+        }
     }
 }
