@@ -12,7 +12,8 @@ import UpstreamLink
 final class LinkRelay: LinkExchange, @unchecked Sendable {
     /// The request's upstream, record and client's channel: what the relay needs of the request is read from it.
     let report: RelayReport
-    /// The client's fields and the upstream's target, for the head (`writeHead`).
+    /// The client's fields and the upstream's target, for the head (`writeHead`, again on a retry); the fields'
+    /// buffer goes to the loop's spares once the request has ended (`giveBackHeaders`).
     private var headers: HTTPHeaders
     private let target: String
     private let withBody: Bool
