@@ -11,16 +11,12 @@ enum ConnectionBridge {
     static let endOfStream = -1
     static let endWithError = -2
 
-    /// The request's fields, in a buffer from `spares` (the loop's, on its thread) when given.
-    static func requestHeaders(_ connection: OpaquePointer, spares: HTTPHeaders.Spares? = nil) -> HTTPHeaders {
-        // Without an iterator MHD only counts: one buffer for the list instead of one per doubling.
+    /// The request's fields, in a buffer from `spares` (the loop's, on its thread).
+    static func requestHeaders(_ connection: OpaquePointer, spares: HTTPHeaders.Spares) -> HTTPHeaders {
+        // Without an iterator MHD only counts: one buffer for the list instead of one per doubling (32 bytes a field,
+        // `reserveCapacity`'s guess).
         let count = Int(MHD_get_connection_values(connection, .HEADER_KIND, nil, nil))
-        var headers = HTTPHeaders()
-        if let spares {
-            headers = HTTPHeaders(capacity: count, bytes: 32 * count, from: spares)
-        } else {
-            headers.reserveCapacity(count)
-        }
+        var headers = HTTPHeaders(capacity: count, bytes: 32 * count, from: spares)
         withUnsafeMutablePointer(to: &headers) { pointer in
             _ = MHD_get_connection_values_n(connection, .HEADER_KIND, headerIterator, pointer)
         }

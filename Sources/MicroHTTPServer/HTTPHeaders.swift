@@ -348,9 +348,11 @@ extension HTTPHeaders {
         }
     }
 
-    /// An empty list with room for `count` fields of `bytes` bytes of names and values, its buffer from `spares`.
-    public init(capacity count: Int, bytes: Int, from spares: Spares) {
-        storage = spares.take(capacity: bytes + Self.recordOverhead * count)
+    /// An empty list with room for `count` fields of `bytes` bytes of names and values, its buffer from `spares`
+    /// when given, else a new one of that size (as `reserveCapacity` makes).
+    public init(capacity count: Int, bytes: Int, from spares: Spares?) {
+        let capacity = bytes + Self.recordOverhead * count
+        storage = spares?.take(capacity: capacity) ?? FieldBytes.make(capacity: capacity)
     }
 
     /// Gives this list's buffer to `spares` when no other list shares it, and empties the list.

@@ -118,11 +118,7 @@ extension HTTP1ResponseParser {
         let interim = status < 200
         var headers = HTTPHeaders()
         if !interim && expectedFields > 0 {
-            if let spares {
-                headers = HTTPHeaders(capacity: expectedFields, bytes: head.count, from: spares)
-            } else {
-                headers.reserveCapacity(expectedFields, bytes: head.count)
-            }
+            headers = HTTPHeaders(capacity: expectedFields, bytes: head.count, from: spares)
         }
         var fields = FramingFields()
         while true {

@@ -112,15 +112,6 @@ open class LinkExchange: @unchecked Sendable {
         }
     }
 
-    /// HTTP/1.1 request bytes for a body-less request; nil when the target or a header holds a control character.
-    static func requestBytes(method: String, target: String, headers: HTTPHeaders) -> ByteBuffer? {
-        LinkRequestHead.write(
-            method: method, target: target, fieldRoom: headers.contentBytes + 4 * headers.count
-        ) { head in
-            headers.forEachField { name, value in head.add(name, value) }
-            return true
-        }
-    }
 }
 
 /// The head of an HTTP/1.1 request, written into one buffer reserved at its size, each piece checked on

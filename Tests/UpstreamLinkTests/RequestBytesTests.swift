@@ -4,10 +4,19 @@ import Testing
 
 @testable import UpstreamLink
 
+/// The head of a body-less request with every field of `headers`, checked (`LinkRequestHead.add`); nil when the
+/// target or a field holds a byte HTTP/1.1 cannot carry.
+private func requestBytes(method: String, target: String, headers: HTTPHeaders) -> ByteBuffer? {
+    LinkRequestHead.write(method: method, target: target, fieldRoom: headers.contentBytes + 4 * headers.count) { head in
+        headers.forEachField { name, value in head.add(name, value) }
+        return true
+    }
+}
+
 @Suite struct RequestBytesTests {
     @Test func writesTheHeadExactly() throws {
         let headers: HTTPHeaders = ["Host": "up:8081", "Authorization": "Bearer lbk_x", "X-Note": "caf\u{e9} \t ok"]
-        let bytes = try #require(LinkExchange.requestBytes(method: "GET", target: "/a/b?c=%2F", headers: headers))
+        let bytes = try #require(requestBytes(method: "GET", target: "/a/b?c=%2F", headers: headers))
         #expect(
             String(buffer: bytes)
                 == "GET /a/b?c=%2F HTTP/1.1\r\nHost: up:8081\r\nAuthorization: Bearer lbk_x\r\nX-Note: caf\u{e9} \t ok\r\n\r\n"
@@ -80,7 +89,7 @@ import Testing
     }
 
     @Test func writesAHeadWithoutFields() throws {
-        let bytes = try #require(LinkExchange.requestBytes(method: "DELETE", target: "/x", headers: [:]))
+        let bytes = try #require(requestBytes(method: "DELETE", target: "/x", headers: [:]))
         #expect(String(buffer: bytes) == "DELETE /x HTTP/1.1\r\n\r\n")
     }
 
@@ -97,7 +106,7 @@ import Testing
     ])
     func refusesWhatCouldSplitTheHead(method: String, target: String, name: String, value: String) {
         #expect(
-            LinkExchange.requestBytes(
+            requestBytes(
                 method: method, target: target,
                 headers: [(name, value)].reduce(into: HTTPHeaders()) { $0.add($1.0, $1.1) }) == nil)
     }
@@ -106,7 +115,7 @@ import Testing
     @Test func refusesAForbiddenByteAnywhereInALongPiece() {
         func head(method: String = "GET", target: String = "/x", name: String = "A", value: String = "b") -> ByteBuffer?
         {
-            LinkExchange.requestBytes(
+            requestBytes(
                 method: method, target: target,
                 headers: [(name, value)].reduce(into: HTTPHeaders()) { $0.add($1.0, $1.1) })
         }
