@@ -25,6 +25,33 @@ public struct ProcessStatus: Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd").count) ?? -1
     }
 
+    /// This process's TCP sockets bound to `port` on any address, listening or not: its `socket:[inode]` descriptors
+    /// matched against the kernel's socket tables, which list every process's sockets.
+    public func tcpSockets(onPort port: Int) -> Int {
+        let directory = "/proc/\(entry)/fd"
+        let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let owned = Set(
+            links.compactMap { name -> Substring? in
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name),
+                    target.hasPrefix("socket:[")
+                else { return nil }
+                return Substring(target.dropFirst("socket:[".count).dropLast())
+            })
+        let portSuffix = ":" + String(format: "%04X", port)
+        var count = 0
+        for table in ["tcp", "tcp6"] {
+            guard let text = try? String(contentsOfFile: "/proc/\(entry)/net/\(table)", encoding: .utf8) else {
+                continue
+            }
+            // Columns: sl, local_address (hex address:port), rem_address, st, …, inode (the tenth).
+            for line in text.split(separator: "\n").dropFirst() {
+                let columns = line.split(separator: " ")
+                if columns.count > 9, columns[1].hasSuffix(portSuffix), owned.contains(columns[9]) { count += 1 }
+            }
+        }
+        return count
+    }
+
     /// Resets VmHWM to the current RSS (writing 5 to `/proc/PID/clear_refs`).
     public func resetPeak() {
         try? "5".write(toFile: "/proc/\(entry)/clear_refs", atomically: false, encoding: .utf8)
