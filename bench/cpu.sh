@@ -18,8 +18,9 @@
 # rigs that start a server with `setsid` or daemonized put it in a group of its own and measure another p99.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
 # same rounds (an A/B of two builds); CEILING=1 adds bench/relay-ceiling.c (built here): the thinnest proxy on
-# libmicrohttpd in C, what the library leaves for labgate's own layers (session 15). Everything on 127.0.0.1, free
-# ports, stopped on exit.
+# libmicrohttpd in C, what the library leaves for labgate's own layers (session 15); SYSCALLS=1 counts each target's
+# system calls and context switches per request with `perf stat` (needs perf and root; perf's own cost then shows in
+# the CPU figures, so use it for the split, not for req/s). Everything on 127.0.0.1, free ports, stopped on exit.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LABGATE="${1:-$HERE/../.build/release/labgate}"
@@ -56,6 +57,8 @@ nginx -p "$TMP/px" -c "$TMP/px/nginx.conf" -g 'daemon off;' &
 proxy_master=$!
 PIDS+=("$proxy_master")
 declare -A PORT=([nginx]=$px) PID=()
+SYSCALL_EVENTS=syscalls:sys_enter_recvfrom,syscalls:sys_enter_read,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg
+SYSCALL_EVENTS+=,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,context-switches
 targets=(nginx)
 start_target() { # NAME BINARY: a proxy taking `labgate serve`'s command line, in front of the upstream, as a target
   local port
@@ -99,6 +102,11 @@ for ((round = 0; round < ROUNDS; round++)); do
     read -r user0 system0 preempted0 <<<"$(ticks "${pids[@]}")"
     read -r upuser0 upsystem0 _ <<<"$(ticks "${upstream_workers[@]}")"
     read -r steal0 all0 <<<"$(machine_ticks)"
+    if [[ ${SYSCALLS:-0} == 1 ]]; then
+      # `sleep` bounds the count to the round; wrk's start-up falls outside it.
+      perf stat -x, -o "$TMP/syscalls" -e "$SYSCALL_EVENTS" -p "$(IFS=,; echo "${pids[*]}")" -- sleep "$DUR" &
+      perf_pid=$!
+    fi
     out="$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$port/labric/api/v1/ping")"
     read -r user1 system1 preempted1 <<<"$(ticks "${pids[@]}")"
     read -r upuser1 upsystem1 _ <<<"$(ticks "${upstream_workers[@]}")"
@@ -111,5 +119,12 @@ for ((round = 0; round < ROUNDS; round++)); do
       'BEGIN { c = u + k
         printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %10.2f %9.1f %5d%%\n", t, r, p, c / d,
           c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), up * 10000 / (d * r), s }'
+    if [[ ${SYSCALLS:-0} == 1 ]]; then
+      wait "$perf_pid"
+      # perf's CSV: count,unit,event,...; the line gives each event per request, names without the tracepoint prefix.
+      awk -F, -v r="$rps" -v d="$DUR" '$3 != "" && $1 ~ /^[0-9]+$/ { name = $3; sub(/^syscalls:sys_enter_/, "", name)
+          line = line sprintf(" %s %.2f", name, $1 / (r * d)) } END { print "          per request:" line }' \
+        "$TMP/syscalls"
+    fi
   done
 done
