@@ -165,17 +165,14 @@ import Testing
 
     /// The sockets open in this process, as `local->remote state` from /proc/net/tcp (for a failure message).
     static func describeDescriptors() -> String {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        let inodes = Set(
-            names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
-                .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+        let inodes = ProcessStatus.current.socketInodes
         let table = ["tcp", "tcp6", "udp", "unix"].map {
             (try? String(contentsOfFile: "/proc/net/" + $0, encoding: .utf8)) ?? ""
         }.joined(separator: "\n")
         return table.split(separator: "\n").dropFirst().compactMap { line -> String? in
             let fields = line.split(separator: " ")
-            if fields.count == 7 || fields.count == 8, inodes.contains(String(fields[6])) { return "unix" }
-            guard fields.count > 9, inodes.contains(String(fields[9])) else { return nil }
+            if fields.count == 7 || fields.count == 8, inodes.contains(fields[6]) { return "unix" }
+            guard fields.count > 9, inodes.contains(fields[9]) else { return nil }
             func port(_ field: Substring) -> Int { Int(field.split(separator: ":").last ?? "", radix: 16) ?? 0 }
             return "\(port(fields[1]))->\(port(fields[2])) st\(fields[3])"
         }.joined(separator: ", ")
@@ -183,19 +180,15 @@ import Testing
 
     /// The descriptor count once it has not changed for 200 ms (pools and event loops open things lazily).
     static func stableDescriptorCount() async -> Int {
-        var last = openDescriptors()
+        var last = ProcessStatus.current.openFileDescriptors
         var stableSince = ContinuousClock.now
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline, ContinuousClock.now - stableSince < .milliseconds(200) {
             try? await Task.sleep(for: .milliseconds(10))
-            let now = openDescriptors()
+            let now = ProcessStatus.current.openFileDescriptors
             if now != last { (last, stableSince) = (now, ContinuousClock.now) }
         }
         return last
-    }
-
-    static func openDescriptors() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
     }
 
     /// Sends one case on a fresh connection: the status answered, or nil when the connection closed unanswered.
@@ -267,7 +260,10 @@ import Testing
         #expect(try await live.send("GET", "/healthz").status == 200)
         #expect(try await live.send("GET", "/readyz").status == 200)
         let settled = await descriptorsSettle(atMost: baseline)
-        #expect(settled, "open descriptors: \(openDescriptors()), baseline \(baseline): \(describeDescriptors())")
+        #expect(
+            settled,
+            "open descriptors: \(ProcessStatus.current.openFileDescriptors), baseline \(baseline): \(describeDescriptors())"
+        )
     }
 
     /// Clients that reset their connection mid-request (labgate's own routes), and uploads to Labric abandoned
@@ -290,7 +286,9 @@ import Testing
             let settled = await descriptorsSettle(atMost: baseline)
             withKnownIssue("reset connections and abandoned uploads can stay open", isIntermittent: true) {
                 #expect(
-                    settled, "open descriptors: \(openDescriptors()), baseline \(baseline): \(describeDescriptors())")
+                    settled,
+                    "open descriptors: \(ProcessStatus.current.openFileDescriptors), baseline \(baseline): \(describeDescriptors())"
+                )
             }
         }
     }
@@ -299,10 +297,10 @@ import Testing
     static func descriptorsSettle(atMost limit: Int) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
-            if openDescriptors() <= limit { return true }
+            if ProcessStatus.current.openFileDescriptors <= limit { return true }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return openDescriptors() <= limit
+        return ProcessStatus.current.openFileDescriptors <= limit
     }
 
     /// A body that looks like a second request is only a body: nothing is forwarded.

@@ -25,18 +25,23 @@ public struct ProcessStatus: Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd").count) ?? -1
     }
 
-    /// This process's TCP sockets bound to `port` on any address, listening or not: its `socket:[inode]` descriptors
-    /// matched against the kernel's socket tables, which list every process's sockets.
-    public func tcpSockets(onPort port: Int) -> Int {
+    /// The inodes of the process's sockets: the `socket:[inode]` targets of its `/proc/PID/fd` links, which the
+    /// kernel's socket tables (`/proc/PID/net/tcp` and the others, every process's sockets) name in a column.
+    public var socketInodes: Set<Substring> {
         let directory = "/proc/\(entry)/fd"
         let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let owned = Set(
+        return Set(
             links.compactMap { name -> Substring? in
                 guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name),
                     target.hasPrefix("socket:[")
                 else { return nil }
                 return Substring(target.dropFirst("socket:[".count).dropLast())
             })
+    }
+
+    /// The process's TCP sockets bound to `port` on any address, listening or not.
+    public func tcpSockets(onPort port: Int) -> Int {
+        let owned = socketInodes
         let portSuffix = ":" + String(format: "%04X", port)
         var count = 0
         for table in ["tcp", "tcp6"] {
