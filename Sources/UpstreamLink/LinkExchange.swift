@@ -128,20 +128,11 @@ public struct LinkRequestHead: ~Copyable {
         valid = true
     }
 
-    /// The request line, the fields `fields` adds, the blank line; nil when `fields` returned false, a piece failed
-    /// its check, or the fields did not fit the room made for them (`fieldRoom`: their names and values, plus 4
-    /// bytes each). Not generic over an error: called from another module, a generic one ran unspecialised
+    /// Appends the request line, the fields `fields` adds and the blank line to `buffer`, which grows only when it
+    /// has less room than the head may need; false, and `buffer` as it was, when `fields` returned false, a piece
+    /// failed its check, or the fields did not fit the room made for them (`fieldRoom`: their names and values, plus
+    /// 4 bytes each). Not generic over an error: called from another module, a generic one ran unspecialised
     /// (callgrind, issue 7).
-    public static func write(
-        method: String, target: String, fieldRoom: Int, _ fields: (inout LinkRequestHead) -> Bool
-    ) -> ByteBuffer? {
-        // At its size at once: `ByteBuffer()` and a reserve allocate twice.
-        var buffer = ByteBufferAllocator().buffer(capacity: method.utf8.count + target.utf8.count + 14 + fieldRoom)
-        return write(into: &buffer, method: method, target: target, fieldRoom: fieldRoom, fields) ? buffer : nil
-    }
-
-    /// `write` appending to `buffer`, which grows only when it has less room than the head may need; false (and
-    /// `buffer` as it was) when the head is invalid.
     public static func write(
         into buffer: inout ByteBuffer, method: String, target: String, fieldRoom: Int,
         _ fields: (inout LinkRequestHead) -> Bool

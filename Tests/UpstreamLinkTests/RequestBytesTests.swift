@@ -4,10 +4,19 @@ import Testing
 
 @testable import UpstreamLink
 
+/// A head written into a buffer of its own (`LinkRequestHead.write(into:…)`); nil when it was refused.
+private func head(
+    method: String, target: String, fieldRoom: Int, _ fields: (inout LinkRequestHead) -> Bool
+) -> ByteBuffer? {
+    var buffer = ByteBuffer()
+    return LinkRequestHead.write(into: &buffer, method: method, target: target, fieldRoom: fieldRoom, fields)
+        ? buffer : nil
+}
+
 /// The head of a body-less request with every field of `headers`, checked (`LinkRequestHead.add`); nil when the
 /// target or a field holds a byte HTTP/1.1 cannot carry.
 private func requestBytes(method: String, target: String, headers: HTTPHeaders) -> ByteBuffer? {
-    LinkRequestHead.write(method: method, target: target, fieldRoom: headers.contentBytes + 4 * headers.count) { head in
+    head(method: method, target: target, fieldRoom: headers.contentBytes + 4 * headers.count) { head in
         headers.forEachField { name, value in head.add(name, value) }
         return true
     }
@@ -34,7 +43,7 @@ private func requestBytes(method: String, target: String, headers: HTTPHeaders) 
             })
         #expect(String(decoding: lines, as: UTF8.self) == "Host: up:8081\r\nAuthorization: Bearer lbk_x\r\n")
         let bytes = try #require(
-            LinkRequestHead.write(method: "GET", target: "/a", fieldRoom: 64 + lines.count) { head in
+            head(method: "GET", target: "/a", fieldRoom: 64 + lines.count) { head in
                 head.add("X-Request-Id", "r1")
                 head.add(lines: lines)
                 return true
@@ -57,7 +66,7 @@ private func requestBytes(method: String, target: String, headers: HTTPHeaders) 
                 $0.add("Authorization", String(repeating: "a", count: 256)); return true
             })
         #expect(
-            LinkRequestHead.write(method: "GET", target: "/a", fieldRoom: 0) { head in
+            head(method: "GET", target: "/a", fieldRoom: 0) { head in
                 head.add(lines: long)
                 return true
             } == nil)
