@@ -40,7 +40,7 @@ final class LinkPool: @unchecked Sendable {
     }
 
     /// Sends `exchange` on a new connection; false when none could be opened. Its head is written first, so that a
-    /// request that cannot be sent opens no connection.
+    /// request that cannot be sent opens no connection: it is refused (`linkFailed`), and that returns true too.
     func restart(_ exchange: LinkExchange) -> Bool {
         var head = ByteBuffer()
         guard let body = exchange.writeHead(into: &head) else {
