@@ -7,7 +7,8 @@
 # `Authorization: Bearer lbk_bench_secret`), then `labgate serve` under callgrind with the Labric route pointed at it.
 # After a warm-up it zeroes the counters, sends CALLGRIND_REQUESTS keep-alive requests (ab -k, CALLGRIND_CONNS
 # connections) and dumps; that twice. Start-up and warm-up are not counted. Each interval prints
-# "instructions/request"; the two intervals agree to well under 1% when nothing else is wrong.
+# "instructions/request"; the two intervals agree to well under 1% when nothing else is wrong. Then the second
+# interval's instructions a request in each stage of the relay path (bench/callgrind-stages.awk).
 #
 # Environment: CALLGRIND_REQUESTS (default 2000), CALLGRIND_CONNS (default 8), CALLGRIND_KEEP=1 keeps the output dir,
 # CALLGRIND_PATH (default /labric/api/v1/ping).
@@ -128,3 +129,6 @@ for interval in 1 2; do
   ir="$(total_ir "$dump")"
   echo "interval $interval: $N requests, $ir instructions, $((ir / N)) instructions/request"
 done
+# Where the last interval's instructions went, stage by stage (the table of bench/RESULTS.md, issue 7 session 19).
+callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null |
+  awk -v n="$N" -v total="$ir" -f "$HERE/callgrind-stages.awk"
