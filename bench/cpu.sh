@@ -9,11 +9,12 @@
 # `wrk -t2 -cCONNS -dDURs` against each, alternating (the two labgates' order swapped every other round), ROUNDS
 # times, and prints req/s, p99, the proxy's CPU share
 # (user + system ticks of its processes over the round), the CPU microseconds per request, split into user and
-# system time (the kernel's part is much the same for every proxy; what differs is the user part), how often the
+# system time (the kernel's part is the larger; labgate's runs 0.5-1.5 µs over nginx's and the ceilings' for the same
+# packets and system calls, session 19), how often the
 # proxy's threads were preempted per request (involuntary context switches: a loop that shares its CPU with the
 # other loop shows here, session 12), the upstream's CPU microseconds per request (the same behind either proxy:
 # the proxy's own cost is what differs, session 13), and the share of the machine's time stolen by the VM host
-# during the round.
+# during the round. With more than one round it ends with each target's medians and its req/s against nginx's.
 # Like bench.sh, everything runs in this script's session, so in one of the kernel's scheduling groups (autogroup):
 # rigs that start a server with `setsid` or daemonized put it in a group of its own and measure another p99.
 # Environment: CONNS (64), DUR (4), ROUNDS (2); LABGATE_B, a second labgate binary run as a third target in the
@@ -118,7 +119,8 @@ for ((round = 0; round < ROUNDS; round++)); do
       -v s="$steal" -v n=$((preempted1 - preempted0)) -v up=$((upuser1 + upsystem1 - upuser0 - upsystem0)) \
       'BEGIN { c = u + k
         printf "%-9s %10.0f %10s %5.0f%% %12.1f %6.1f %6.1f %10.2f %9.1f %5d%%\n", t, r, p, c / d,
-          c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), up * 10000 / (d * r), s }'
+          c * 10000 / (d * r), u * 10000 / (d * r), k * 10000 / (d * r), n / (d * r), up * 10000 / (d * r), s }' |
+      tee -a "$TMP/rows"
     if [[ ${SYSCALLS:-0} == 1 ]]; then
       wait "$perf_pid"
       # perf's CSV: count,unit,event,...; the line gives each event per request, names without the tracepoint prefix.
@@ -128,3 +130,25 @@ for ((round = 0; round < ROUNDS; round++)); do
     fi
   done
 done
+# Each target's medians over the rounds, and its req/s against nginx's median: the figures an A/B is read by (counted
+# by hand they were miscounted, session 19). p99 in ms.
+if ((ROUNDS > 1)); then
+  echo "median of $ROUNDS rounds:"
+  awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    function median(list, count,    a, i, j, t, n) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    !($1 in seen) { seen[$1] = 1; order[++targets] = $1 }
+    { sub(/%$/, "", $4); for (c = 2; c <= 9; c++) col[$1, c] = col[$1, c] " " (c == 3 ? ms($3) : $c) }
+    END {
+      for (i = 1; i <= targets; i++) {
+        t = order[i]
+        rps = median(col[t, 2]); if (t == "nginx") base = rps
+        printf "%-9s %10.0f %8.2fms %5.0f%% %12.1f %6.1f %6.1f %10.2f %9.1f %7s\n", t, rps, median(col[t, 3]),
+          median(col[t, 4]), median(col[t, 5]), median(col[t, 6]), median(col[t, 7]), median(col[t, 8]),
+          median(col[t, 9]), base ? sprintf("%.3fx", rps / base) : ""
+      }
+    }' "$TMP/rows"
+fi
