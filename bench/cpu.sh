@@ -9,8 +9,8 @@
 # `wrk -t2 -cCONNS -dDURs` against each, alternating (the two labgates' order swapped every other round), ROUNDS
 # times, and prints req/s, p99, the proxy's CPU share
 # (user + system ticks of its processes over the round), the CPU microseconds per request, split into user and
-# system time (the kernel's part is the larger; labgate's runs 0.5-1.5 µs over nginx's and the ceilings' for the same
-# packets and system calls, session 19), how often the
+# system time (the kernel's part is the larger; over six rounds labgate's was 1.65 µs over the Swift ceiling's for the
+# same packets and system calls, session 19), how often the
 # proxy's threads were preempted per request (involuntary context switches: a loop that shares its CPU with the
 # other loop shows here, session 12), the upstream's CPU microseconds per request (the same behind either proxy:
 # the proxy's own cost is what differs, session 13), and the share of the machine's time stolen by the VM host
