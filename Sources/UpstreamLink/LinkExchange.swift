@@ -111,7 +111,6 @@ open class LinkExchange: @unchecked Sendable {
             loop.execute { work(self) }
         }
     }
-
 }
 
 /// The head of an HTTP/1.1 request, written into one buffer reserved at its size, each piece checked on

@@ -122,7 +122,8 @@ private func requestBytes(method: String, target: String, headers: HTTPHeaders) 
 
     /// Every refused byte at every place of a piece longer than a word: the check reads eight bytes at a time.
     @Test func refusesAForbiddenByteAnywhereInALongPiece() {
-        func head(method: String = "GET", target: String = "/x", name: String = "A", value: String = "b") -> ByteBuffer?
+        func oneField(method: String = "GET", target: String = "/x", name: String = "A", value: String = "b")
+            -> ByteBuffer?
         {
             requestBytes(
                 method: method, target: target,
@@ -134,23 +135,23 @@ private func requestBytes(method: String, target: String, headers: HTTPHeaders) 
             return String(characters)
         }
         let long = String(repeating: "a", count: 21)
-        #expect(head(method: long, target: "/" + long, name: long, value: long) != nil)
-        #expect(head(target: "/" + long + "\u{e9}\u{7E}") != nil)  // non-ASCII passes in a target
-        #expect(head(value: long + "\u{e9}\u{7F}\t") != nil)  // and in a value, with DEL and tabs
+        #expect(oneField(method: long, target: "/" + long, name: long, value: long) != nil)
+        #expect(oneField(target: "/" + long + "\u{e9}\u{7E}") != nil)  // non-ASCII passes in a target
+        #expect(oneField(value: long + "\u{e9}\u{7F}\t") != nil)  // and in a value, with DEL and tabs
         for position in 0..<21 {
             for byte: Character in [" ", ":", "\u{7F}", "\u{e9}", "\u{0}", "\t"] {
                 #expect(
-                    head(name: with(byte, at: position, in: long)) == nil,
+                    oneField(name: with(byte, at: position, in: long)) == nil,
                     "name, \(byte.unicodeScalars.first!.value) at \(position)")
             }
             for byte: Character in [" ", "\u{7F}", "\r", "\n", "\u{0}"] {
                 #expect(
-                    head(target: "/" + with(byte, at: position, in: long)) == nil,
+                    oneField(target: "/" + with(byte, at: position, in: long)) == nil,
                     "target, \(byte.unicodeScalars.first!.value) at \(position)")
             }
             for byte: Character in ["\r", "\n", "\u{0}"] {
                 #expect(
-                    head(value: with(byte, at: position, in: long)) == nil,
+                    oneField(value: with(byte, at: position, in: long)) == nil,
                     "value, \(byte.unicodeScalars.first!.value) at \(position)")
             }
         }
