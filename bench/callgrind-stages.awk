@@ -8,7 +8,7 @@ BEGIN {
   piece["relay"] = "Gateway0A9ResponderC5relay"                # the rules, then the forward
   piece["forward"] = "Gateway9ForwarderV7forward_6target6report"
   piece["ready"] = "UpstreamLink0B10ConnectionC5ready"         # an upstream socket's event: the answer
-  piece["finish"] = "MicroHTTPServer8ExchangeC22finishUploadAndRespond"
+  piece["finish"] = "MicroHTTPServer8ExchangeC22finishUploadAndRespond"  # queuing only: the response is made in "ready" (session 20)
   piece["completed"] = "MicroHTTPServer16requestCompleted"
   piece["flush"] = "Gateway12RequestTallyC5flush"
 }
@@ -30,8 +30,8 @@ END {
     got["uri"] + got["access"] - got["relay"] - got["finish"])
   sum += row("the rules and the relay's set-up", "relay forward", got["relay"] - got["forward"])
   sum += row("the upstream head, written and handed to a connection", "forward", got["forward"])
-  sum += row("the answer read, parsed, filtered and relayed", "ready", got["ready"])
-  sum += row("the answer to libmicrohttpd", "finish", got["finish"])
+  sum += row("the answer read, parsed, filtered, made libmicrohttpd's", "ready", got["ready"])
+  sum += row("the answer queued in libmicrohttpd", "finish", got["finish"])
   sum += row("completion and metrics", "completed flush", got["completed"] + got["flush"])
   printf "  %-62s %s\n", "libmicrohttpd and the loop besides (the pool memset too)", per(total - sum)
 }

@@ -80,13 +80,7 @@ enum ConnectionBridge {
             }
         case .stream(let length, _):
             guard let exchange else { return .NO }
-            mhdResponse = MHD_create_response_from_callback(
-                length.map { UInt64($0) } ?? UInt64.max,
-                blockSize(for: length),
-                contentReader,
-                Unmanaged.passRetained(exchange).toOpaque(),
-                contentReaderFree
-            )
+            mhdResponse = streamResponse(length: length, from: exchange)
         }
         guard let mhdResponse else { return .NO }
         defer { MHD_destroy_response(mhdResponse) }
@@ -94,11 +88,31 @@ enum ConnectionBridge {
         response.headers.forEachField { name, value in
             let cName = name.baseAddress!.assumingMemoryBound(to: CChar.self)
             let cValue = value.baseAddress!.assumingMemoryBound(to: CChar.self)
-            guard isSendable(cName, name.count, cValue, value.count) else { return }
-            _ = MHD_add_response_header(mhdResponse, cName, cValue)
+            _ = add(cName, name.count, cValue, value.count, to: mhdResponse)
         }
         if closing { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(clamping: response.status), mhdResponse)
+    }
+
+    /// A response whose body `exchange`'s content reader streams (`Exchange.read`), `length` bytes (nil: unknown,
+    /// chunked). It holds the exchange until libmicrohttpd destroys it.
+    static func streamResponse(length: Int?, from exchange: Exchange) -> OpaquePointer? {
+        MHD_create_response_from_callback(
+            length.map { UInt64($0) } ?? UInt64.max,
+            blockSize(for: length),
+            contentReader,
+            Unmanaged.passRetained(exchange).toOpaque(),
+            contentReaderFree
+        )
+    }
+
+    /// Adds a field given as C strings of the given lengths to `response`, when MHD can send it (`isSendable`).
+    /// - Returns: whether it was added.
+    static func add(
+        _ name: UnsafePointer<CChar>, _ nameCount: Int, _ value: UnsafePointer<CChar>, _ valueCount: Int,
+        to response: OpaquePointer
+    ) -> Bool {
+        isSendable(name, nameCount, value, valueCount) && MHD_add_response_header(response, name, value) == .YES
     }
 
     /// The content reader's buffer, which MHD allocates zeroed with every response: 64 KiB for large or unknown

@@ -28,18 +28,42 @@ enum ConnectionMemory {
 
     /// The bytes of the response head MHD will write for `response`.
     static func responseHeadBytes(_ response: HTTPServerResponse) -> Int {
-        let bytes = "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2  // 32: the longest reason phrase
-        return bytes + response.headers.contentBytes + 4 * response.headers.count
+        responseHeadBytes(fieldBytes: response.headers.contentBytes + 4 * response.headers.count)
     }
 
-    /// Whether `response` can be sent after a request that took `requestCost` of a pool of `poolBytes`.
+    /// The bytes of a response head whose fields take `fieldBytes` (names, values, and 4 for each field's `: ` and
+    /// line end).
+    static func responseHeadBytes(fieldBytes: Int) -> Int {
+        "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2 + fieldBytes  // 32: the longest reason phrase
+    }
+
+    /// Whether a response head of `headBytes` can be sent after a request that took `requestCost` of a pool of
+    /// `poolBytes`.
+    static func fits(headBytes: Int, afterRequestCost requestCost: Int, poolBytes: Int) -> Bool {
+        requestCost + headBytes + margin <= poolBytes
+    }
+
+    /// `fits` for `response`.
     static func fits(_ response: HTTPServerResponse, afterRequestCost requestCost: Int, poolBytes: Int) -> Bool {
-        requestCost + responseHeadBytes(response) + margin <= poolBytes
+        fits(headBytes: responseHeadBytes(response), afterRequestCost: requestCost, poolBytes: poolBytes)
     }
 
     /// The connection memory for a largest request head of `maxHeaderBytes`: room for it and an 8 KiB response head
     /// (nginx proxies upstream heads of 4 or 8 KiB by default), and never under 16 KiB.
     static func poolBytes(forMaxHeaderBytes maxHeaderBytes: Int) -> Int {
         max(16 << 10, maxHeaderBytes + (8 << 10))
+    }
+}
+
+extension HTTPServerResponse {
+    /// The answer in place of a response whose head does not fit the connection's pool: libmicrohttpd would close the
+    /// connection without a word.
+    static func tooLargeForPool(headBytes: Int, poolBytes: Int, requestID: String) -> HTTPServerResponse {
+        .jsonError(
+            status: 502, code: "response_headers_too_large",
+            detail:
+                "The response headers (\(headBytes) bytes) do not fit beside this request's headers in the connection's "
+                + "\(poolBytes >> 10) KiB.",
+            requestID: requestID)
     }
 }

@@ -40,20 +40,37 @@ extension Exchange {
         let isStream = if case .stream = response.body { true } else { false }
         // Moved into the state, not copied: each copy retains the response's parts (issue 7).
         var delivered = Optional(response)
-        let (resume, parked) = state.withLock { state -> (Bool, Bool) in
-            state.response = delivered.take()
+        _ = handOver(isStream: isStream, unlessAborted: false) { $0.response = delivered.take() }
+    }
+
+    /// `deliver` of a response made in libmicrohttpd already (`HTTPResponseChannel.send(status:body:_:)`); destroyed
+    /// at once when the exchange has ended, since no one would take it.
+    func deliver(prepared: PreparedResponse) {
+        if !handOver(isStream: prepared.isStream, unlessAborted: true, { $0.prepared = prepared }) {
+            prepared.destroy()
+        }
+    }
+
+    /// `deliver`'s hand-over: `store` puts the response in the state, and the MHD thread is told.
+    /// - Returns: false, with nothing stored, when `unlessAborted` and the exchange has ended.
+    private func handOver(isStream: Bool, unlessAborted: Bool, _ store: (inout State) -> Void) -> Bool {
+        let handed = state.withLock { state -> (resume: Bool, parked: Bool)? in
+            if unlessAborted && state.aborted { return nil }
+            store(&state)
             state.uploadDiscarded = true
             state.upload.removeAll()
             state.uploadBytes = 0
             if !isStream { state.downFinished = true }
             return (state.clearSuspended(), state.parked)
         }
+        guard let (resume, parked) = handed else { return false }
         attention.store(true, ordering: .releasing)
         if resume {
             resumeConnection()
         } else if parked && !context.loop.isCurrent {
             context.wakeLoop()  // the loop may be waiting for this answer (`DaemonLoop.lingerMilliseconds`)
         }
+        return true
     }
 
     func finishStream(failed: Bool) {

@@ -69,6 +69,8 @@ final class Exchange: @unchecked Sendable {
         var uploadWaiter: UploadWaiter?
 
         var response: HTTPServerResponse?
+        /// A response made in libmicrohttpd already (`deliver(prepared:)`), in place of `response`.
+        var prepared: PreparedResponse?
         var down = ChunkQueue()
         var downBytes = 0
         var downFinished = false
@@ -245,6 +247,7 @@ final class Exchange: @unchecked Sendable {
         // response in it was copied and destroyed through value witnesses, ~900 instructions a request (callgrind).
         enum Next { case abort, wait, respond }
         var taken: HTTPServerResponse?
+        var prepared: PreparedResponse?
         let (next, waiter): (Next, UploadWaiter?) = state.withLock { state in
             state.uploadFinished = true
             let waiter = state.upload.isEmpty ? state.uploadWaiter.take() : nil
@@ -253,7 +256,8 @@ final class Exchange: @unchecked Sendable {
             // Taken, not read: once MHD has copied the body, nothing here holds the bytes (an upstream connection's
             // read buffer can then be reused rather than reallocated).
             taken = state.response.take()
-            guard taken != nil else {
+            prepared = state.prepared.take()
+            guard taken != nil || prepared != nil else {
                 state.parked = park()
                 if !state.parked { suspend(&state) }
                 parkedNow = state.parked
@@ -270,6 +274,7 @@ final class Exchange: @unchecked Sendable {
         case .wait:
             return .YES
         case .respond:
+            if let prepared { return respond(prepared) }
             guard var response = taken.take() else { return .NO }
             queued = true
             if case .stream = response.body { countBusy() }
@@ -277,11 +282,8 @@ final class Exchange: @unchecked Sendable {
             guard ConnectionMemory.fits(response, afterRequestCost: requestCost, poolBytes: pool) else {
                 // libmicrohttpd would close the connection without a word; a stream left unread ends in `completed`.
                 return ConnectionBridge.queue(
-                    .jsonError(
-                        status: 502, code: "response_headers_too_large",
-                        detail:
-                            "The response headers (\(ConnectionMemory.responseHeadBytes(response)) bytes) do not fit "
-                            + "beside this request's headers in the connection's \(pool >> 10) KiB.",
+                    .tooLargeForPool(
+                        headBytes: ConnectionMemory.responseHeadBytes(response), poolBytes: pool,
                         requestID: response.headers["X-Request-Id"] ?? RequestID.make()),
                     on: connection, closing: true)
             }
@@ -295,6 +297,22 @@ final class Exchange: @unchecked Sendable {
             response.headers.giveBack(to: context.loop.headerSpares)
             return result
         }
+    }
+
+    /// `finishUploadAndRespond`'s queuing of a prepared response, with the same check of the pool's room.
+    private func respond(_ prepared: PreparedResponse) -> MHD_Result {
+        queued = true
+        if prepared.isStream { countBusy() }
+        let pool = context.configuration.effectiveConnectionMemory
+        let headBytes = ConnectionMemory.responseHeadBytes(fieldBytes: prepared.headBytes)
+        guard ConnectionMemory.fits(headBytes: headBytes, afterRequestCost: requestCost, poolBytes: pool) else {
+            let requestID = prepared.requestID ?? RequestID.make()
+            prepared.destroy()
+            return ConnectionBridge.queue(
+                .tooLargeForPool(headBytes: headBytes, poolBytes: pool, requestID: requestID), on: connection,
+                closing: true)
+        }
+        return prepared.queue(on: connection, closing: context.stopping.load(ordering: .relaxed))
     }
 
     /// Call with `state` locked (MHD.md §2).
@@ -376,6 +394,8 @@ final class Exchange: @unchecked Sendable {
         }
         // Done "OK" with the stream unfinished happens when MHD sends no body (HEAD, 204, 304): the writer must stop.
         if !ok || !finished { abort() }
+        // A response prepared and never queued (the client left first): a stream's holds this exchange.
+        state.withLock { $0.prepared.take() }?.destroy()
     }
 }
 

@@ -30,6 +30,31 @@ public struct HTTPResponseChannel: Sendable {
             HTTPServerResponse(status: status, headers: headers, body: .stream(length: length, write: Self.noWriter)))
     }
 
+    /// Sends a whole response whose fields `fields` adds one by one, each handed to libmicrohttpd as it comes
+    /// (`ResponseFields`): no list is made, for a relay that reads them where they arrived (issue 7).
+    /// - Parameter body: its bytes, copied; nil for none.
+    public func send(status: Int, body: ByteBuffer?, _ fields: (inout ResponseFields) -> Void) {
+        guard let prepared = PreparedResponse.whole(status: status, body: body, fields) else {
+            return exchange.deliver(Self.unprepared)
+        }
+        exchange.deliver(prepared: prepared)
+    }
+
+    /// `sendHead` with the fields added as `send(status:body:_:)` adds them.
+    public func sendHead(status: Int, length: Int?, _ fields: (inout ResponseFields) -> Void) {
+        guard let prepared = PreparedResponse.stream(status: status, length: length, from: exchange, fields) else {
+            exchange.deliver(Self.unprepared)
+            return exchange.finishStream(failed: true)
+        }
+        exchange.deliver(prepared: prepared)
+    }
+
+    /// The answer when libmicrohttpd could not make a response (out of memory).
+    private static var unprepared: HTTPServerResponse {
+        .jsonError(
+            status: 500, code: "internal_error", detail: "The response could not be made.", requestID: RequestID.make())
+    }
+
     /// Queues a body chunk for the client.
     /// - Returns: false when the queue is full: stop writing until `whenWritable` calls back.
     @discardableResult

@@ -3,8 +3,8 @@ import NIOCore
 
 extension HTTP1ResponseParser {
     enum HeadScan {
-        /// The head is the first `length` bytes, and `lines` of its line feeds were among the bytes scanned this time.
-        case complete(length: Int, lines: Int)
+        /// The head is the first `length` bytes.
+        case complete(length: Int)
         case incomplete(scanned: Int)
         case tooLarge
     }
@@ -14,13 +14,14 @@ extension HTTP1ResponseParser {
         case incomplete(scanned: Int)
         /// A 1xx interim response of `length` bytes.
         case interim(length: Int)
-        case final(Head, length: Int)
+        /// A final response's head of `length` bytes, its field lines from `fieldsStart`.
+        case final(Head, length: Int, fieldsStart: Int)
     }
 
     mutating func readHead(
         _ buffer: inout ByteBuffer, isHead: Bool, scanned: Int, _ emit: (consuming Event) -> Void
     ) throws(Error) -> Bool {
-        let (limit, spares) = (maxHeadBytes, self.spares)
+        let limit = maxHeadBytes
         // One look at the bytes: find the end of the head, then parse it where it lies.
         let read = try buffer.withUnsafeReadableBytes { (bytes) throws(Error) -> HeadRead in
             switch Self.scanHead(bytes, from: scanned, limit: limit) {
@@ -28,19 +29,15 @@ extension HTTP1ResponseParser {
                 throw Error(.headTooLarge, "upstream response head is larger than \(limit) bytes")
             case .incomplete(let scanned):
                 return .incomplete(scanned: scanned)
-            case .complete(let length, let lines):
-                // Lines less the status line and the blank one; a resumed scan counted only some, which is fine.
+            case .complete(let length):
                 let headBytes = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
-                guard
-                    let final = try Self.parseHead(
-                        headBytes, isHead: isHead, expectedFields: lines - 2, spares: spares)
-                else {
+                guard let (final, fieldsStart) = try Self.parseHead(headBytes, isHead: isHead) else {
                     return .interim(length: length)
                 }
-                return .final(final, length: length)
+                return .final(final, length: length, fieldsStart: fieldsStart)
             }
         }
-        let head: Head
+        var head: Head
         switch consume read {
         case .incomplete(let scanned):
             state = .head(isHead: isHead, scanned: scanned)
@@ -50,13 +47,14 @@ extension HTTP1ResponseParser {
             buffer.moveReaderIndex(forwardBy: length)
             state = .head(isHead: isHead, scanned: 0)
             return true
-        case .final(let final, let length):
-            buffer.moveReaderIndex(forwardBy: length)
+        case .final(let final, let length, let fieldsStart):
             head = final
+            // A slice, not a copy: the exchange reads the fields where they came, before the next read.
+            head.fieldLines = buffer.getSlice(at: buffer.readerIndex + fieldsStart, length: length - fieldsStart)!
+            buffer.moveReaderIndex(forwardBy: length)
         }
-        // Read before the head is handed over: the exchange then owns its list, and may edit it in place.
         let framing = head.framing
-        emit(.head(consume head))
+        emit(.head(head))
         switch framing {
         case .none, .length(0):
             finish(emit)
@@ -75,14 +73,12 @@ extension HTTP1ResponseParser {
     static func scanHead(_ bytes: UnsafeRawBufferPointer, from scanned: Int, limit: Int) -> HeadScan {
         let end = min(bytes.count, limit)
         var index = min(max(scanned, 0), end)
-        var lines = 0
         while let lf = firstIndex(of: ASCII.lf, bytes, from: index, to: end) {
-            lines += 1
             // The line ending here is empty (a lone LF or CRLF).
             if lf == 0 || bytes[lf - 1] == ASCII.lf
                 || (bytes[lf - 1] == ASCII.cr && (lf == 1 || bytes[lf - 2] == ASCII.lf))
             {
-                return .complete(length: lf + 1, lines: lines)
+                return .complete(length: lf + 1)
             }
             index = lf + 1
         }
@@ -102,45 +98,43 @@ extension HTTP1ResponseParser {
         var namesFields = false
     }
 
-    /// Parses a complete head (its last line is the empty one); nil for a 1xx interim response.
-    /// - Parameters:
-    ///   - expectedFields: how many fields to make room for (a hint).
-    ///   - spares: where the list takes its buffer; nil: a new one.
-    static func parseHead(
-        _ head: UnsafeRawBufferPointer, isHead: Bool, expectedFields: Int, spares: HTTPHeaders.Spares? = nil
-    ) throws(Error) -> Head? {
+    /// Checks a complete head (its last line is the empty one) and reads its status and framing; nil for a 1xx
+    /// interim response. The head's `fieldLines` are left empty: they start at `fieldsStart` of `head`.
+    static func parseHead(_ head: UnsafeRawBufferPointer, isHead: Bool) throws(Error) -> (Head, fieldsStart: Int)? {
         var cursor = 0
         let statusLine = nextLine(head, &cursor)
         let (status, minorVersion) = try parseStatusLine(head, statusLine)
         if status == 101 {
             throw Error(.switchingProtocols, "upstream answered 101 Switching Protocols, which is not supported")
         }
-        let interim = status < 200
-        var headers = HTTPHeaders()
-        if !interim && expectedFields > 0 {
-            headers = HTTPHeaders(capacity: expectedFields, bytes: head.count, from: spares)
-        }
+        let fieldsStart = cursor
         var fields = FramingFields()
         while true {
             let line = nextLine(head, &cursor)
             if line.isEmpty { break }
-            try parseField(head, line, into: &headers, &fields, keep: !interim)
+            try parseField(head, line, &fields)
         }
-        if interim { return nil }
+        if status < 200 { return nil }
+        return (try framedHead(status: status, http10: minorVersion == 0, isHead: isHead, fields), fieldsStart)
+    }
 
-        let http10 = minorVersion == 0
+    /// The head a final response's status and framing fields make, its `fieldLines` empty.
+    private static func framedHead(status: Int, http10: Bool, isHead: Bool, _ fields: FramingFields) throws(Error)
+        -> Head
+    {
+        let lines = ByteBuffer()
         let named = fields.namesFields
         let reusable = http10 ? fields.keepAlive && !fields.close : !fields.close
         if isHead || status == 204 || status == 304 {
             return Head(
-                status: status, headers: headers, framing: .none, keepAlive: reusable, connectionNamesFields: named)
+                status: status, fieldLines: lines, framing: .none, keepAlive: reusable, connectionNamesFields: named)
         }
         if fields.transferEncoding {
             // RFC 9112 6.1 and 6.3: with Content-Length too, or on HTTP/1.0, the framing is suspect, so close after.
             let chunked = fields.chunkedLast
             let clean = chunked && fields.contentLength == nil && !fields.contentLengthBad && !http10
             return Head(
-                status: status, headers: headers, framing: chunked ? .chunked : .untilClose,
+                status: status, fieldLines: lines, framing: chunked ? .chunked : .untilClose,
                 keepAlive: clean && reusable, connectionNamesFields: named)
         }
         if fields.contentLengthBad {
@@ -148,12 +142,11 @@ extension HTTP1ResponseParser {
         }
         if let length = fields.contentLength {
             return Head(
-                status: status, headers: headers, framing: .length(length), keepAlive: reusable,
+                status: status, fieldLines: lines, framing: .length(length), keepAlive: reusable,
                 connectionNamesFields: named)
         }
         return Head(
-            status: status, headers: headers, framing: .untilClose, keepAlive: false,
-            connectionNamesFields: named)
+            status: status, fieldLines: lines, framing: .untilClose, keepAlive: false, connectionNamesFields: named)
     }
 
     /// The line starting at `cursor` without its LF or CRLF; moves `cursor` to where the next line starts.
@@ -186,10 +179,9 @@ extension HTTP1ResponseParser {
     }
 
     /// One `name: value` line (without its line ending).
-    static func parseField(
-        _ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, into headers: inout HTTPHeaders,
-        _ fields: inout FramingFields, keep: Bool
-    ) throws(Error) {
+    static func parseField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>, _ fields: inout FramingFields)
+        throws(Error)
+    {
         let start = line.lowerBound
         let end = line.upperBound
         if bytes[start] == ASCII.space || bytes[start] == ASCII.tab {
@@ -231,7 +223,28 @@ extension HTTP1ResponseParser {
                 }
             }
         }
-        if keep { headers.add(name, UnsafeRawBufferPointer(rebasing: bytes[value])) }
+    }
+
+    /// Calls `body` with the name and value of each line of `lines`, field lines `parseField` has checked, up to the
+    /// first empty line or the end. Never traps, whatever the bytes: a line without a colon is skipped.
+    static func forEachField(
+        _ lines: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) {
+        var cursor = 0
+        while cursor < lines.count {
+            let line = nextLine(lines, &cursor)
+            if line.isEmpty { return }
+            guard let colon = firstIndex(of: ASCII.colon, lines, from: line.lowerBound, to: line.upperBound) else {
+                continue
+            }
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd && isWhitespace(lines[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart && isWhitespace(lines[valueEnd - 1]) { valueEnd -= 1 }
+            body(
+                UnsafeRawBufferPointer(rebasing: lines[line.lowerBound..<colon]),
+                UnsafeRawBufferPointer(rebasing: lines[valueStart..<valueEnd]))
+        }
     }
 
     /// Every element of the list must be the same decimal number of at most 18 digits (so it fits an `Int`).

@@ -25,14 +25,28 @@ public struct HTTP1ResponseParser: Sendable {
     /// A final (non-1xx) response head.
     public struct Head: Sendable {
         public var status: Int
-        /// As received, in order (Content-Length / Transfer-Encoding included).
-        public var headers: HTTPHeaders
+        /// The field lines as received, in order (Content-Length / Transfer-Encoding included), each with its line
+        /// end, checked by the parser; `forEachField` reads them. A slice of the connection's read buffer, not a
+        /// copy: a field list made of every answer's head was half the cost of reading it (callgrind, issue 7).
+        public var fieldLines: ByteBuffer
         public var framing: Framing
         /// The connection may carry another request after this response.
         public var keepAlive: Bool
         /// A `Connection` field listed something besides `close` and `keep-alive`: the fields it names are
         /// hop-by-hop for this message. When false, a proxy need not look for them (issue 7).
         public var connectionNamesFields = false
+
+        /// Calls `body` with each field's name and value (without the whitespace around it), in order.
+        public func forEachField(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
+            fieldLines.withUnsafeReadableBytes { HTTP1ResponseParser.forEachField($0, body) }
+        }
+
+        /// The fields as a list, made when asked.
+        public var headers: HTTPHeaders {
+            var headers = HTTPHeaders()
+            forEachField { name, value in headers.add(name, value) }
+            return headers
+        }
     }
 
     public enum Event: Sendable {
@@ -72,13 +86,10 @@ public struct HTTP1ResponseParser: Sendable {
     }
 
     let maxHeadBytes: Int
-    /// Where the heads' header lists take their buffers (a server loop's, `ServerLoop.headerSpares`); nil: new ones.
-    let spares: HTTPHeaders.Spares?
     var state = State.idle
 
-    public init(maxHeadBytes: Int = 64 << 10, spares: HTTPHeaders.Spares? = nil) {
+    public init(maxHeadBytes: Int = 64 << 10) {
         self.maxHeadBytes = max(0, maxHeadBytes)
-        self.spares = spares
     }
 
     /// No response in progress (before the first `expectResponse`, or after `.end`).
@@ -101,7 +112,6 @@ public struct HTTP1ResponseParser: Sendable {
     /// An incomplete head is left in `buffer` (the caller appends the next read to it and calls again). Body bytes
     /// are emitted as slices of `buffer` as soon as they arrive. After `.end` it stops: bytes after the message stay
     /// in `buffer` (the caller treats them as an upstream fault).
-    /// Events are handed over (`consuming`): a head's list then has one owner, which may edit it without a copy.
     /// - Throws: `Error` when the upstream's bytes are not a valid response.
     public mutating func parse(_ buffer: inout ByteBuffer, _ emit: (consuming Event) -> Void) throws(Error) {
         do {

@@ -57,7 +57,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         self.pool = pool
         self.deadline = deadline
         idleSince = pool.loop.now
-        parser = HTTP1ResponseParser(spares: pool.loop.headerSpares)
+        parser = HTTP1ResponseParser()
     }
 
     /// How long the upstream may stay silent from this round on.
@@ -281,7 +281,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
             HTTP1ResponseParser.scanHead(UnsafeRawBufferPointer(rebasing: $0[0..<count]), from: 0, limit: $0.count)
         }
         switch scan {
-        case .complete(let length, _):
+        case .complete(let length):
             _ = recv(fd, &bytes, length, 0)
             return true
         case .incomplete: return true
@@ -351,7 +351,7 @@ final class LinkConnection: ServerLoopWatcher, ServerLoopRoundEnd, @unchecked Se
         var ended = false
         do {
             try parser.parse(&inbound) { event in
-                switch consume event {  // consumed: the exchange then holds the head's list alone
+                switch consume event {
                 case .head(let head):
                     keepAlive = head.keepAlive
                     exchange.linkReceived(head: consume head)

@@ -58,8 +58,8 @@ open class LinkExchange: @unchecked Sendable {
     ///   cannot be written: nothing is sent, and `linkFailed` with `.badRequest` follows.
     open func writeHead(into buffer: inout ByteBuffer) -> Body? { nil }
 
-    /// The head is the exchange's own: its headers may be edited in place (no copy is made while no one else holds
-    /// them).
+    /// The head's field lines are a slice of the connection's read buffer: read at once, or by the end of the read
+    /// (`linkReadEnded`), they cost no copy; a slice held past it makes the next read take a new buffer.
     open func linkReceived(head: consuming HTTP1ResponseParser.Head) {}
     /// - Returns: false to stop reading from the upstream until `resumeReading()`.
     open func linkReceived(body: ByteBuffer) -> Bool { true }

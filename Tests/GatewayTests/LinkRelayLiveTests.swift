@@ -137,6 +137,43 @@ import Testing
         }
     }
 
+    /// Answers without a body keep their shape on both paths: HEAD with the length the upstream announced, 204 and
+    /// 304 with their fields, and the client's connection goes on after each.
+    @Test(arguments: [true, false]) func headAnd204And304AnswersKeepTheirShape(onLoop: Bool) async throws {
+        let upstream = try ScriptedUpstream { _, connection in
+            while let head = connection.readRequestHead() {
+                if head.hasPrefix("HEAD ") {
+                    connection.write(Self.okHead + "Content-Length: 1234\r\nX-Kind: head\r\n\r\n")
+                } else if head.hasPrefix("GET /api/v1/none ") {
+                    connection.write("HTTP/1.1 204 No Content\r\nX-Kind: none\r\n\r\n")
+                } else if head.hasPrefix("GET /api/v1/same ") {
+                    connection.write("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Kind: same\r\n\r\n")
+                } else {
+                    connection.write(Self.okHead + "Content-Length: 2\r\nX-Kind: body\r\n\r\nok")
+                }
+            }
+        }
+        defer { upstream.stop() }
+        try await withLiveGateway(
+            .init(genie: .none, labric: .port(upstream.port), configure: { $0.plainHTTPOnServerLoop = onLoop })
+        ) { live in
+            let port = live.gateway.server.port
+            let (head, none, same, body) = try await offPool {
+                let client = try RawClient(port: port, timeoutSeconds: 10)
+                func ask(_ method: String, _ path: String) throws -> RawClient.Response {
+                    try client.send("\(method) /labric/api/v1/\(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+                    return try client.readResponse(head: method == "HEAD")
+                }
+                return (try ask("HEAD", "file"), try ask("GET", "none"), try ask("GET", "same"), try ask("GET", "ok"))
+            }
+            #expect(head.status == 200 && head.header("Content-Length") == "1234" && head.body.isEmpty)
+            #expect(head.header("X-Kind") == "head" && head.header("X-Request-Id") != nil)
+            #expect(none.status == 204 && none.header("X-Kind") == "none" && none.body.isEmpty)
+            #expect(same.status == 304 && same.header("ETag") == "\"v1\"" && same.header("X-Kind") == "same")
+            #expect(body.status == 200 && body.text == "ok" && body.header("X-Kind") == "body")
+        }
+    }
+
     @Test func chunkedAnswerIsRelayedWhole() async throws {
         let upstream = try ScriptedUpstream { _, connection in
             guard connection.readRequestHead() != nil else { return }

@@ -97,11 +97,7 @@ import Testing
             return response
         }) { server in
             let port = server.port
-            let reply = try await offPool {
-                let client = try RawClient(port: port)
-                try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-                return try client.readResponse()
-            }
+            let reply = try await RawClient.getRoot(port: port)
             #expect(reply.status == 200)
             #expect(reply.text == "body")
             #expect(reply.header("X-Kept") == "yes")

@@ -11,13 +11,6 @@ import Testing
 @Suite struct ResponseChannelTests {
     static let queue = DispatchQueue(label: "channel-producer")
 
-    func withChannelServer<T>(
-        _ answer: @escaping @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool,
-        _ body: (HTTPServer) async throws -> T
-    ) async throws -> T {
-        try await withServer(responder: ChannelResponder(answer: answer), body)
-    }
-
     @Test func sendsAWholeResponseFromAnotherThreadOnKeepAlive() async throws {
         try await withChannelServer({ request, channel in
             Self.queue.async {

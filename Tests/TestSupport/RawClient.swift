@@ -171,6 +171,15 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
 }
 
 extension RawClient {
+    /// One `GET /` on a new connection to `port`, off the pool, and its response.
+    public static func getRoot(port: Int) async throws -> Response {
+        try await offPool {
+            let client = try RawClient(port: port)
+            try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            return try client.readResponse()
+        }
+    }
+
     /// Sends `count` bytes of `BytePattern` in pieces of `piece`; with `chunked`, each piece as a chunk, then the last
     /// chunk. For request bodies whose receiver checks them with `BytePattern.matches`.
     public func sendPattern(count: Int, piece: Int = 64 << 10, chunked: Bool = false) throws {

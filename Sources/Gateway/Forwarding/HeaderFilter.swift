@@ -102,44 +102,52 @@ public final class HeaderFilter: Sendable {
         return (contentLength, isChunked)
     }
 
-    /// The headers to return to the client for an upstream's response.
-    ///
-    /// The upstream's list is edited in place (`HTTPHeaders.removeAll(where:)`): the loop's relay hands over the
-    /// parsed head's list, so the answer's fields are not copied into a second one (issue 7).
+    /// The headers to return to the client for an upstream's response: `returnField`'s fields, then `X-Request-Id`.
     /// - Parameters:
     ///   - upstreamHeaders: The upstream's response headers.
     ///   - requestID: The request id, returned as `X-Request-Id` (replacing any the upstream sent).
     ///   - gatewayOrigin: The gateway's `scheme://host:port` for absolute `Location` rewrites; nil gives an
     ///     absolute-path reference (`/labric/...`), which every client resolves against the gateway.
-    ///   - connectionNamesFields: false when the caller knows that no `Connection` field names other fields (the
-    ///     loop's parser reads them already): they are not looked for again (issue 7).
+    ///   - connectionNamesFields: false when the caller knows that no `Connection` field names other fields: they
+    ///     are not looked for.
     public func response(
-        _ upstreamHeaders: consuming HTTPHeaders, requestID: String, gatewayOrigin: String? = nil,
+        _ upstreamHeaders: HTTPHeaders, requestID: String, gatewayOrigin: String? = nil,
         connectionNamesFields: Bool = true
     ) -> HTTPHeaders {
-        var headers = upstreamHeaders
-        let named = connectionNamesFields ? Self.namedByConnection(headers) : []
-        var hasLocation = false
-        headers.removeAll { name, _ in
-            let kind = NameKind.classify(name)
-            if kind == .location { hasLocation = true }
-            return kind.isDroppedFromResponses || Self.isNamed(name, in: named)
+        var out = HTTPHeaders()
+        out.reserveCapacity(upstreamHeaders.count + 1, bytes: upstreamHeaders.contentBytes + 64)
+        let named = connectionNamesFields ? Self.namedByConnection(upstreamHeaders) : []
+        upstreamHeaders.forEachField { name, value in
+            returnField(name, value, named: named, gatewayOrigin: gatewayOrigin) { out.add($0, $1) }
         }
-        if hasLocation { headers = rewritingLocations(headers, gatewayOrigin: gatewayOrigin) }
-        headers.add("X-Request-Id", requestID)
-        return headers
+        Self.addRequestID(requestID) { out.add($0, $1) }
+        return out
     }
 
-    /// `headers` with each `Location` rewritten (`rewriteLocation`) where it stands; rare, so a new list.
-    private func rewritingLocations(_ headers: HTTPHeaders, gatewayOrigin: String?) -> HTTPHeaders {
-        var out = HTTPHeaders()
-        out.reserveCapacity(headers.count + 1, bytes: headers.contentBytes + 64)
-        headers.forEachField { name, value in
-            guard NameKind.classify(name) == .location else { return out.add(name, value) }
-            var location = rewriteLocation(String(decoding: value, as: UTF8.self), gatewayOrigin: gatewayOrigin)
-            location.withUTF8 { out.add(name, UnsafeRawBufferPointer($0)) }
+    /// The rules for one of an upstream's response fields, without a list made: `give` gets it when it goes back to
+    /// the client, a `Location` rewritten. The server loop's relay hands the fields to libmicrohttpd straight from
+    /// the upstream's bytes (issue 7); `addRequestID` follows the last.
+    /// - Parameter named: the names the upstream's `Connection` fields list (`namedByConnection`), nearly always none.
+    func returnField(
+        _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, named: [String], gatewayOrigin: String? = nil,
+        _ give: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) {
+        let kind = NameKind.classify(name)
+        if kind.isDroppedFromResponses || Self.isNamed(name, in: named) { return }
+        guard kind == .location else { return give(name, value) }
+        var location = rewriteLocation(String(decoding: value, as: UTF8.self), gatewayOrigin: gatewayOrigin)
+        location.withUTF8 { give(name, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The field every response to the client ends with: `X-Request-Id` (the upstream's own was dropped).
+    static func addRequestID(_ requestID: String, _ give: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        let name: StaticString = "X-Request-Id"
+        let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        // In place when contiguous, as a native id is: `withUTF8` needs a mutable copy, a retain and a release.
+        if requestID.utf8.withContiguousStorageIfAvailable({ give(nameBytes, UnsafeRawBufferPointer($0)) }) == nil {
+            var id = requestID
+            id.withUTF8 { give(nameBytes, UnsafeRawBufferPointer($0)) }
         }
-        return out
     }
 
     /// Whether `name` is an HTTP token (RFC 9110 `tchar`s, at least one).
@@ -242,13 +250,30 @@ public final class HeaderFilter: Sendable {
     /// `Connection: keep-alive` nothing is left, and nothing is allocated (issue 7).
     static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
         var tokens: [String] = []
-        forEachConnectionToken(headers) { token in
-            switch NameKind.classify(token) {
-            case .hopByHop, .transferEncoding: break
-            default: tokens.append(lowercasedASCII(String(decoding: token, as: UTF8.self)))
+        forEachConnectionToken(headers) { token in addNamed(token, to: &tokens) }
+        return tokens
+    }
+
+    /// `namedByConnection` of fields given by a walk (`HTTP1ResponseParser.Head.forEachField`).
+    static func namedByConnection(_ fields: ((UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) -> Void)
+        -> [String]
+    {
+        var tokens: [String] = []
+        fields { name, value in
+            guard HTTPHeaders.equalFold(name, "Connection") else { return }
+            HTTPHeaders.forEachListElement(value, in: 0..<value.count) { token in
+                if !token.isEmpty { addNamed(UnsafeRawBufferPointer(rebasing: value[token]), to: &tokens) }
             }
         }
         return tokens
+    }
+
+    /// Adds a token of a `Connection` field to `tokens`, lowercase, unless it is a name dropped anyway.
+    private static func addNamed(_ token: UnsafeRawBufferPointer, to tokens: inout [String]) {
+        switch NameKind.classify(token) {
+        case .hopByHop, .transferEncoding: break
+        default: tokens.append(lowercasedASCII(String(decoding: token, as: UTF8.self)))
+        }
     }
 
     /// Whether a header is one the `Connection` header named (`named` is lowercase, and nearly always empty).

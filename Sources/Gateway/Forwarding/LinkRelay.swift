@@ -22,7 +22,9 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
     /// A request body goes on to the upstream until it ended (`bodyEnded`), which the server always says.
     private var bodyOpen: Bool
 
-    private var progress = RelayProgress()
+    /// The parser's head is held until the read it came in has ended (`linkReadEnded`): its field lines are a slice
+    /// of that read's buffer.
+    private var progress = RelayProgress<HTTP1ResponseParser.Head>()
 
     init(headers: HTTPHeaders, target: String, withBody: Bool, report: consuming RelayReport) {
         let (method, loop) = (report.record.method, report.channel.loop)
@@ -55,22 +57,9 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
     var started: ContinuousClock.Instant { report.record.started }
 
     override func linkReceived(head: consuming HTTP1ResponseParser.Head) {
-        // The parser knows the body's length already; only a HEAD answer's announced length is read again.
-        let length: Int? =
-            switch head.framing {
-            case .length(let count): count
-            case .none where method == "HEAD":
-                head.headers["Content-Length"].flatMap(HeaderFilter.parseContentLength)
-            case .none, .chunked, .untilClose: nil
-            }
-        // The body's writer is unused: this relay sends the body itself.
-        let named = head.connectionNamesFields
-        let response = report.route.filter.clientResponse(
-            status: head.status, headers: (consume head).headers, length: length, method: method,
-            requestID: requestID, connectionNamesFields: named
-        ) { _ in }
+        let status = head.status
         // The loop's round clock: upstream sockets are served first in a round, so it is when the head came.
-        progress.received(head: response, after: channel.loopNow - started)
+        progress.received(head: head, status: status, after: channel.loopNow - started)
     }
 
     override func linkReceived(body chunk: ByteBuffer) -> Bool {
@@ -106,9 +95,55 @@ final class LinkRelay: LinkExchange, @unchecked Sendable {
 
     private func flush(endedEarly: Bool) {
         guard let (head, parts, complete) = progress.takeHeld(endedEarly: endedEarly) else { return }
-        if RelayProgress.deliver(head, parts, complete: complete, isHead: method == "HEAD", to: channel) {
-            end(failed: false)
+        if deliver(head, parts, complete: complete) { end(failed: false) }
+    }
+
+    /// Hands the head and the body parts that came with it to the channel, as `RelayProgress.deliver` does a filtered
+    /// response (the same rules as `HeaderFilter.clientResponse`), with the fields going from the upstream's bytes
+    /// through the header rules to libmicrohttpd: no list, no `HTTPServerResponse` (issue 7).
+    /// - Returns: whether the response is over (nothing more will be written).
+    private func deliver(_ head: HTTP1ResponseParser.Head, _ pending: HeldParts, complete: Bool) -> Bool {
+        let (filter, requestID, status) = (report.route.filter, requestID, head.status)
+        let named = head.connectionNamesFields ? HeaderFilter.namedByConnection(head.forEachField) : []
+        func fields(_ response: inout ResponseFields) {
+            // Checked already: by the parser (a token name, no CR, LF or NUL in the value), by the rules (no framing
+            // field), and the id when it was taken or made.
+            head.forEachField { name, value in
+                filter.returnField(name, value, named: named) { response.add(checked: $0, $1) }
+            }
+            HeaderFilter.addRequestID(requestID) { response.add(checked: $0, $1) }
         }
+        if status == 204 || status == 304 || (100..<200).contains(status) {
+            channel.send(status: status, body: nil, fields)
+            return complete
+        }
+        let isHead = method == "HEAD"
+        if complete && !isHead {
+            channel.send(status: status, body: pending.joined(), fields)
+            return true
+        }
+        // The parser knows the body's length; only a HEAD answer's announced length is read from the fields.
+        let length: Int? =
+            switch head.framing {
+            case .length(let count): count
+            case .none where isHead: Self.announcedLength(head) ?? 0
+            case .none, .chunked, .untilClose: isHead ? 0 : nil
+            }
+        channel.sendHead(status: status, length: length, fields)
+        pending.forEach { _ = channel.write($0) }
+        if complete { channel.finish() }
+        return complete
+    }
+
+    /// The first `Content-Length` of a head, when it is a valid one.
+    private static func announcedLength(_ head: HTTP1ResponseParser.Head) -> Int? {
+        var length: Int??
+        head.forEachField { name, value in
+            if length == nil, HeaderFilter.NameKind.classify(name) == .contentLength {
+                length = HeaderFilter.parseContentLength(value)
+            }
+        }
+        return length ?? nil
     }
 
     private func end(failed: Bool) {

@@ -1,13 +1,13 @@
 import MicroHTTPServer
 import NIOCore
 
-/// What a relay knows of one upstream response on its way to the client, and the step that hands over what was
-/// held: shared by `UpstreamRelay` (AsyncHTTPClient's event loop) and `LinkRelay` (the server's loop), whose rules
-/// are the same. The head is held until the end of the read it came in, so that a small answer that came whole
-/// goes to the client as one buffer.
-struct RelayProgress {
-    /// The filtered head, until `takeHeld` hands it over.
-    private(set) var head: HTTPServerResponse?
+/// What a relay knows of one upstream response on its way to the client: shared by `UpstreamRelay` (AsyncHTTPClient's
+/// event loop, a filtered `HTTPServerResponse` as its head) and `LinkRelay` (the server's loop, the parser's head),
+/// whose rules are the same. The head is held until the end of the read it came in, so that a small answer that came
+/// whole goes to the client as one buffer.
+struct RelayProgress<Head> {
+    /// The head, until `takeHeld` hands it over.
+    private(set) var head: Head?
     private(set) var headSent = false
     private var pending = HeldParts()
     private(set) var bytes = 0
@@ -19,10 +19,10 @@ struct RelayProgress {
     /// The head is known (held or sent): a failure now cuts the body instead of answering with an error.
     var hasHead: Bool { head != nil || headSent }
 
-    mutating func received(head response: consuming HTTPServerResponse, after duration: Duration) {
-        status = response.status
+    mutating func received(head: consuming Head, status: Int, after duration: Duration) {
+        self.status = status
         upstreamDuration = duration
-        head = response
+        self.head = head
     }
 
     /// Counts a body part and keeps it while the head is held.
@@ -35,7 +35,7 @@ struct RelayProgress {
 
     /// Takes the held head and the parts that came with it, once; nil when there is no head yet or it went.
     /// `complete` says the upstream has ended (and did not fail: `endedEarly` false).
-    mutating func takeHeld(endedEarly: Bool) -> (head: HTTPServerResponse, parts: HeldParts, complete: Bool)? {
+    mutating func takeHeld(endedEarly: Bool) -> (head: Head, parts: HeldParts, complete: Bool)? {
         // Moved out, not copied and then destroyed: each copy of a response retains its parts (issue 7).
         guard !headSent, let held = head.take() else { return nil }
         headSent = true
@@ -47,7 +47,9 @@ struct RelayProgress {
     func ending(failed: Bool) -> UpstreamRelay.Ending {
         .init(status: status, bytes: bytes, upstreamDuration: upstreamDuration, failed: failed)
     }
+}
 
+extension RelayProgress where Head == HTTPServerResponse {
     /// Hands a held head and the body parts that came with it to `channel`: one buffer when the response is
     /// complete already, else the head and the parts so far, the rest to follow.
     /// - Returns: whether the response is over (nothing more will be written).

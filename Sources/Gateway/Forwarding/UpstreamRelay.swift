@@ -29,7 +29,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
     /// error response.
     /// What the relay needs of the request (its channel, method and id) is read from the report's record.
     let report: RelayReport
-    private let state: NIOLoopBoundBox<RelayProgress>
+    private let state: NIOLoopBoundBox<RelayProgress<HTTPServerResponse>>
 
     var channel: HTTPResponseChannel { report.channel }
     var method: String { report.record.method }
@@ -40,7 +40,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         self.filter = filter
         self.started = .now
         self.report = report
-        self.state = .makeBoxSendingValue(RelayProgress(), eventLoop: eventLoop)
+        self.state = .makeBoxSendingValue(RelayProgress<HTTPServerResponse>(), eventLoop: eventLoop)
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
@@ -48,7 +48,7 @@ final class UpstreamRelay: HTTPClientResponseDelegate {
         let response = filter.clientResponse(
             status: head.status.code, headers: head.headers, method: method, requestID: requestID
         ) { _ in }
-        state.withValue { $0.received(head: response, after: .now - started) }
+        state.withValue { $0.received(head: response, status: Int(head.status.code), after: .now - started) }
         // After the rest of this read: what came with the head goes with it.
         task.eventLoop.execute { self.flush() }
         return task.eventLoop.makeSucceededVoidFuture()

@@ -1,3 +1,4 @@
+import LabgateTestSupport
 import MicroHTTPServer
 
 /// Answers through `HTTPResponseChannel` (the callback path of `HTTPResponder`) as `answer` says, or declines when
@@ -12,4 +13,12 @@ struct ChannelResponder: HTTPResponder {
     func respond(to request: HTTPServerRequest, through channel: HTTPResponseChannel) -> Bool {
         answer(request, channel)
     }
+}
+
+/// A test server whose answers come through `HTTPResponseChannel` as `answer` says (`ChannelResponder`).
+func withChannelServer<T>(
+    _ answer: @escaping @Sendable (HTTPServerRequest, HTTPResponseChannel) -> Bool,
+    _ body: (HTTPServer) async throws -> T
+) async throws -> T {
+    try await withServer(responder: ChannelResponder(answer: answer), body)
 }
