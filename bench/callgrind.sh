@@ -11,19 +11,22 @@
 # interval's instructions a request in each stage of the relay path (bench/callgrind-stages.awk).
 #
 # Environment: CALLGRIND_REQUESTS (default 2000), CALLGRIND_CONNS (default 8), CALLGRIND_KEEP=1 keeps the output dir,
-# CALLGRIND_PATH (default /labric/api/v1/ping).
+# CALLGRIND_PATH (default /labric/api/v1/ping). CALLGRIND_CLIENT=wrk sends the requests with wrk instead of ab, for
+# CALLGRIND_SECONDS (default 4) each interval: its requests carry `Host` alone, as `make bench`'s do, where ab's carry
+# four fields (the request side's per-field work then weighs more than in the bench); the count is the upstream's
+# (nginx's stub_status), since wrk's stops mid-flight.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 LABGATE="${1:-$ROOT/.build/release/labgate}"
-N="${CALLGRIND_REQUESTS:-2000}"
+REQUESTS="${CALLGRIND_REQUESTS:-2000}"
 CONNS="${CALLGRIND_CONNS:-8}"
 REQ_PATH="${CALLGRIND_PATH:-/labric/api/v1/ping}"
 SECRET="lbk_bench_secret"
 PING_JSON='{"status":"ok","service":"labric-bench-upstream","version":"1.0.0","n":1234}'
 
-for tool in valgrind callgrind_control ab nginx curl python3 cc strip; do
+for tool in valgrind callgrind_control ab nginx curl python3 cc strip $([[ ${CALLGRIND_CLIENT:-} == wrk ]] && echo wrk); do
   command -v "$tool" >/dev/null || {
     echo "callgrind.sh: $tool is missing (apt-get install valgrind apache2-utils nginx-light curl)" >&2
     exit 1
@@ -79,6 +82,7 @@ http {
       if (\$http_authorization != "Bearer $SECRET") { return 401 '{"detail":"missing or wrong credential"}'; }
       return 200 '$PING_JSON';
     }
+    location = /nginx-status { stub_status; }
     location / { return 404 '{"detail":"not found"}'; }
   }
 }
@@ -111,6 +115,29 @@ run_ab() { # COUNT: keep-alive requests, fails unless every one was a 2xx
     exit 1
   fi
 }
+upstream_requests() { # the upstream's request count, without the status request itself
+  echo $(($(curl -s "http://127.0.0.1:$up/nginx-status" | awk 'NR == 3 { print $3 }') - 1))
+}
+CLIENT="${CALLGRIND_CLIENT:-ab}"
+SECONDS_EACH="${CALLGRIND_SECONDS:-4}"
+run_client() { # COUNT (ab) or a duration (wrk); sets N to the requests relayed
+  if [[ $CLIENT != wrk ]]; then
+    run_ab "$1"
+    N="$1"
+    return
+  fi
+  local before after result
+  before="$(upstream_requests)"
+  result="$(wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" "$url" 2>&1)"
+  if grep -q 'Non-2xx\|Socket errors' <<<"$result"; then
+    echo "$result" >&2
+    echo "callgrind.sh: some requests failed" >&2
+    exit 1
+  fi
+  sleep 0.5 # the requests in flight when wrk stopped
+  after="$(upstream_requests)"
+  N=$((after - before - 1))
+}
 total_ir() { # callgrind dump file -> total Ir of that dump
   awk '/^(summary|totals):/ { print $2; exit }' "$1"
 }
@@ -119,7 +146,7 @@ run_ab 500 # warm-up: connection pools, lazily made metrics, caches
 callgrind_control -z "$vg" >/dev/null
 for interval in 1 2; do
   before="$(ls "$out".* 2>/dev/null | wc -l)"
-  run_ab "$N"
+  run_client "$REQUESTS"
   callgrind_control -d "interval$interval" "$vg" >/dev/null
   for ((i = 0; i < 100; i++)); do
     [[ "$(ls "$out".* 2>/dev/null | wc -l)" -gt $before ]] && break
