@@ -304,7 +304,7 @@ final class Exchange: @unchecked Sendable {
         queued = true
         if prepared.isStream { countBusy() }
         let pool = context.configuration.effectiveConnectionMemory
-        let headBytes = ConnectionMemory.responseHeadBytes(fieldBytes: prepared.headBytes)
+        let headBytes = ConnectionMemory.responseHeadBytes(fieldBytes: prepared.fieldBytes)
         guard ConnectionMemory.fits(headBytes: headBytes, afterRequestCost: requestCost, poolBytes: pool) else {
             let requestID = prepared.requestID ?? RequestID.make()
             prepared.destroy()

@@ -8,7 +8,7 @@ import NIOCore
 public struct ResponseFields: ~Copyable {
     let response: OpaquePointer
     /// The fields' share of the response head: their names' and values' bytes, and 4 for each (`ConnectionMemory`).
-    private(set) var headBytes = 0
+    private(set) var fieldBytes = 0
 
     init(response: OpaquePointer) {
         self.response = response
@@ -46,7 +46,7 @@ public struct ResponseFields: ~Copyable {
             if checked { return MHD_add_response_header(response, nameText, valueText) == .YES }
             return ConnectionBridge.add(nameText, name.count, valueText, value.count, to: response)
         }
-        if added { headBytes += name.count + value.count + 4 }
+        if added { fieldBytes += name.count + value.count + 4 }
     }
 
     /// `add` of Strings.
@@ -66,8 +66,8 @@ public struct ResponseFields: ~Copyable {
 struct PreparedResponse: @unchecked Sendable {
     let response: OpaquePointer
     let status: Int
-    /// The fields' share of the response head (`ResponseFields.headBytes`).
-    let headBytes: Int
+    /// The fields' share of the response head (`ResponseFields.fieldBytes`).
+    let fieldBytes: Int
     /// Its body is the exchange's stream (`Exchange.read`): the response holds the exchange until destroyed.
     let isStream: Bool
 
@@ -99,7 +99,7 @@ struct PreparedResponse: @unchecked Sendable {
     ) -> PreparedResponse {
         var added = ResponseFields(response: response)
         fields(&added)
-        return PreparedResponse(response: response, status: status, headBytes: added.headBytes, isStream: isStream)
+        return PreparedResponse(response: response, status: status, fieldBytes: added.fieldBytes, isStream: isStream)
     }
 
     /// Queues it on `connection` (with `Connection: close` when `closing`) and lets go of it.

@@ -27,7 +27,7 @@ public struct HTTP1ResponseParser: Sendable {
         public var status: Int
         /// The field lines as received, in order (Content-Length / Transfer-Encoding included), each with its line
         /// end, checked by the parser; `forEachField` reads them. A slice of the connection's read buffer, not a
-        /// copy: a field list made of every answer's head was half the cost of reading it (callgrind, issue 7).
+        /// copy into a list (issue 7).
         public var fieldLines: ByteBuffer
         public var framing: Framing
         /// The connection may carry another request after this response.
