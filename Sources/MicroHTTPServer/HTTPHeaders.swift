@@ -320,8 +320,8 @@ public struct HTTPHeaders: @unchecked Sendable, Sequence, ExpressibleByDictionar
 
 extension HTTPHeaders {
     /// Header lists' buffers given back to be used again, on one thread (a server loop's: `ServerLoop.headerSpares`).
-    /// A proxied request makes two lists, its own and the upstream answer's, and each was an allocation and a free
-    /// (callgrind, issue 7); with the spares both take a buffer the last request gave back.
+    /// Each request's list was an allocation and a free (callgrind, issue 7); with the spares it takes a buffer the
+    /// last request gave back. (The loop's relay reads an upstream answer's fields in place: no list.)
     ///
     /// `@unchecked Sendable` because it is used on its loop's thread only.
     public final class Spares: @unchecked Sendable {
