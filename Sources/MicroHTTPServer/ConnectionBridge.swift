@@ -59,39 +59,16 @@ enum ConnectionBridge {
         return family < 0 ? nil : PeerAddress(family: family, raw: raw)
     }
 
-    /// Creates and queues the MHD response for `response`. For a streamed body, `exchange` feeds the content reader.
+    /// Creates and queues the MHD response for `response` (`PreparedResponse.of`). For a streamed body, `exchange`
+    /// feeds the content reader.
     static func queue(
         _ response: HTTPServerResponse,
         on connection: OpaquePointer,
         closing: Bool,
         streamFrom exchange: Exchange? = nil
     ) -> MHD_Result {
-        let mhdResponse: OpaquePointer?
-        switch response.body {
-        case .empty:
-            mhdResponse = MHD_create_response_from_buffer(0, nil, .RESPMEM_PERSISTENT)
-        case .bytes(let buffer):
-            mhdResponse = buffer.withUnsafeReadableBytes { bytes in
-                MHD_create_response_from_buffer(
-                    bytes.count,
-                    UnsafeMutableRawPointer(mutating: bytes.baseAddress),
-                    .RESPMEM_MUST_COPY
-                )
-            }
-        case .stream(let length, _):
-            guard let exchange else { return .NO }
-            mhdResponse = streamResponse(length: length, from: exchange)
-        }
-        guard let mhdResponse else { return .NO }
-        defer { MHD_destroy_response(mhdResponse) }
-        // The headers keep each name and value NUL-terminated: MHD reads (and copies) them in place.
-        response.headers.forEachField { name, value in
-            let cName = name.baseAddress!.assumingMemoryBound(to: CChar.self)
-            let cValue = value.baseAddress!.assumingMemoryBound(to: CChar.self)
-            _ = add(cName, name.count, cValue, value.count, to: mhdResponse)
-        }
-        if closing { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
-        return MHD_queue_response(connection, UInt32(clamping: response.status), mhdResponse)
+        guard let prepared = PreparedResponse.of(response, streamFrom: exchange) else { return .NO }
+        return prepared.queue(on: connection, closing: closing)
     }
 
     /// A response whose body `exchange`'s content reader streams (`Exchange.read`), `length` bytes (nil: unknown,

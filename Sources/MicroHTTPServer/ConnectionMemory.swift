@@ -26,13 +26,8 @@ enum ConnectionMemory {
         return headBytes + (fields + arguments) * bytesPerEntry
     }
 
-    /// The bytes of the response head MHD will write for `response`.
-    static func responseHeadBytes(_ response: HTTPServerResponse) -> Int {
-        responseHeadBytes(fieldBytes: response.headers.contentBytes + 4 * response.headers.count)
-    }
-
-    /// The bytes of a response head whose fields take `fieldBytes` (names, values, and 4 for each field's `: ` and
-    /// line end).
+    /// The bytes of the response head MHD will write when the fields handed to it take `fieldBytes` (names, values,
+    /// and 4 for each field's `: ` and line end: `ResponseFields.fieldBytes`).
     static func responseHeadBytes(fieldBytes: Int) -> Int {
         "HTTP/1.1 000 \r\n".utf8.count + 32 + addedHeaderBytes + 2 + fieldBytes  // 32: the longest reason phrase
     }
@@ -41,11 +36,6 @@ enum ConnectionMemory {
     /// `poolBytes`.
     static func fits(headBytes: Int, afterRequestCost requestCost: Int, poolBytes: Int) -> Bool {
         requestCost + headBytes + margin <= poolBytes
-    }
-
-    /// `fits` for `response`.
-    static func fits(_ response: HTTPServerResponse, afterRequestCost requestCost: Int, poolBytes: Int) -> Bool {
-        fits(headBytes: responseHeadBytes(response), afterRequestCost: requestCost, poolBytes: poolBytes)
     }
 
     /// The connection memory for a largest request head of `maxHeaderBytes`: room for it and an 8 KiB response head

@@ -274,34 +274,20 @@ final class Exchange: @unchecked Sendable {
         case .wait:
             return .YES
         case .respond:
-            if let prepared { return respond(prepared) }
-            guard var response = taken.take() else { return .NO }
             queued = true
-            if case .stream = response.body { countBusy() }
-            let pool = context.configuration.effectiveConnectionMemory
-            guard ConnectionMemory.fits(response, afterRequestCost: requestCost, poolBytes: pool) else {
-                // libmicrohttpd would close the connection without a word; a stream left unread ends in `completed`.
-                return ConnectionBridge.queue(
-                    .tooLargeForPool(
-                        headBytes: ConnectionMemory.responseHeadBytes(response), poolBytes: pool,
-                        requestID: response.headers["X-Request-Id"] ?? RequestID.make()),
-                    on: connection, closing: true)
+            if let prepared { return respond(prepared) }
+            guard var response = taken.take(), let made = PreparedResponse.of(response, streamFrom: self) else {
+                return .NO
             }
-            let result = ConnectionBridge.queue(
-                response,
-                on: connection,
-                closing: context.stopping.load(ordering: .relaxed),
-                streamFrom: self
-            )
             // MHD has copied the fields: the list's buffer goes to the next list made on this loop.
             response.headers.giveBack(to: context.loop.headerSpares)
-            return result
+            return respond(made)
         }
     }
 
-    /// `finishUploadAndRespond`'s queuing of a prepared response, with the same check of the pool's room.
+    /// `finishUploadAndRespond`'s queuing, once the pool's room for the response head is checked: libmicrohttpd would
+    /// close the connection without a word; a stream left unread ends in `completed`.
     private func respond(_ prepared: PreparedResponse) -> MHD_Result {
-        queued = true
         if prepared.isStream { countBusy() }
         let pool = context.configuration.effectiveConnectionMemory
         let headBytes = ConnectionMemory.responseHeadBytes(fieldBytes: prepared.fieldBytes)

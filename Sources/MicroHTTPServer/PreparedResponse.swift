@@ -49,6 +49,18 @@ public struct ResponseFields: ~Copyable {
         if added { fieldBytes += name.count + value.count + 4 }
     }
 
+    /// `add` of a field whose name and value are followed by a NUL in memory (an `HTTPHeaders` list's): handed over
+    /// in place, without the copy.
+    mutating func add(terminated name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        let (cName, cValue) = (
+            name.baseAddress!.assumingMemoryBound(to: CChar.self),
+            value.baseAddress!.assumingMemoryBound(to: CChar.self)
+        )
+        if ConnectionBridge.add(cName, name.count, cValue, value.count, to: response) {
+            fieldBytes += name.count + value.count + 4
+        }
+    }
+
     /// `add` of Strings.
     public mutating func add(_ name: String, _ value: String) {
         var (name, value) = (name, value)
@@ -84,6 +96,24 @@ struct PreparedResponse: @unchecked Sendable {
         }
         guard let made else { return nil }
         return prepared(made, status: status, isStream: false, fields)
+    }
+
+    /// The response for `response`, its fields handed over in place; nil when libmicrohttpd could not make one, or
+    /// when the body is a stream and there is no `exchange` to feed it.
+    static func of(_ response: borrowing HTTPServerResponse, streamFrom exchange: Exchange?) -> PreparedResponse? {
+        let headers = response.headers
+        func fields(_ fields: inout ResponseFields) {
+            headers.forEachField { name, value in fields.add(terminated: name, value) }
+        }
+        switch response.body {
+        case .empty:
+            return whole(status: response.status, body: nil, fields)
+        case .bytes(let buffer):
+            return whole(status: response.status, body: buffer, fields)
+        case .stream(let length, _):
+            guard let exchange else { return nil }
+            return stream(status: response.status, length: length, from: exchange, fields)
+        }
     }
 
     /// A response whose body `exchange` streams (`Exchange.read`); nil when libmicrohttpd could not make one.
