@@ -165,16 +165,10 @@ import Testing
 
     /// The sockets open in this process, as `local->remote state` from /proc/net/tcp (for a failure message).
     static func describeDescriptors() -> String {
-        let inodes = ProcessStatus.current.socketInodes
-        let table = ["tcp", "tcp6", "udp", "unix"].map {
-            (try? String(contentsOfFile: "/proc/net/" + $0, encoding: .utf8)) ?? ""
-        }.joined(separator: "\n")
-        return table.split(separator: "\n").dropFirst().compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            if fields.count == 7 || fields.count == 8, inodes.contains(fields[6]) { return "unix" }
-            guard fields.count > 9, inodes.contains(fields[9]) else { return nil }
+        ProcessStatus.current.ownSocketRows(in: ["tcp", "tcp6", "udp", "unix"]).map { row in
+            if row.table == "unix" { return "unix" }
             func port(_ field: Substring) -> Int { Int(field.split(separator: ":").last ?? "", radix: 16) ?? 0 }
-            return "\(port(fields[1]))->\(port(fields[2])) st\(fields[3])"
+            return "\(port(row.columns[1]))->\(port(row.columns[2])) st\(row.columns[3])"
         }.joined(separator: ", ")
     }
 

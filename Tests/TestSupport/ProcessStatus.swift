@@ -27,7 +27,7 @@ public struct ProcessStatus: Sendable {
 
     /// The inodes of the process's sockets: the `socket:[inode]` targets of its `/proc/PID/fd` links, which the
     /// kernel's socket tables (`/proc/PID/net/tcp` and the others, every process's sockets) name in a column.
-    public var socketInodes: Set<Substring> {
+    var socketInodes: Set<Substring> {
         let directory = "/proc/\(entry)/fd"
         let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return Set(
@@ -41,20 +41,24 @@ public struct ProcessStatus: Sendable {
 
     /// The process's TCP sockets bound to `port` on any address, listening or not.
     public func tcpSockets(onPort port: Int) -> Int {
-        let owned = socketInodes
         let portSuffix = ":" + String(format: "%04X", port)
-        var count = 0
-        for table in ["tcp", "tcp6"] {
-            guard let text = try? String(contentsOfFile: "/proc/\(entry)/net/\(table)", encoding: .utf8) else {
-                continue
-            }
-            // Columns: sl, local_address (hex address:port), rem_address, st, …, inode (the tenth).
-            for line in text.split(separator: "\n").dropFirst() {
+        // Columns: sl, local_address (hex address:port), rem_address, st, …
+        return ownSocketRows(in: ["tcp", "tcp6"]).filter { $0.columns[1].hasSuffix(portSuffix) }.count
+    }
+
+    /// The rows of the kernel's socket tables (`/proc/PID/net/TABLE`: `tcp`, `tcp6`, `udp`, `unix`, which list every
+    /// process's sockets) that are this process's, split into columns; the inode column (the tenth, the seventh in
+    /// `unix`) names them.
+    public func ownSocketRows(in tables: [String]) -> [(table: String, columns: [Substring])] {
+        let owned = socketInodes
+        return tables.flatMap { table -> [(table: String, columns: [Substring])] in
+            let inode = table == "unix" ? 6 : 9
+            let text = (try? String(contentsOfFile: "/proc/\(entry)/net/\(table)", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").dropFirst().compactMap { line in
                 let columns = line.split(separator: " ")
-                if columns.count > 9, columns[1].hasSuffix(portSuffix), owned.contains(columns[9]) { count += 1 }
+                return columns.count > inode && owned.contains(columns[inode]) ? (table, columns) : nil
             }
         }
-        return count
     }
 
     /// Resets VmHWM to the current RSS (writing 5 to `/proc/PID/clear_refs`).
